@@ -1,0 +1,114 @@
+"""Append-only per-process vote journals: the write path of the store.
+
+A vote is acknowledged once its JSON line has been handed to the kernel with one
+``write`` on the process's own journal file (and, with ``fsync=True``, flushed to
+disk).  A process killed right after that loses nothing: the bytes are in the
+file.  Journals are folded into DuckDB later by whichever process gets the
+exclusive lock (see ``store.Store.fold``).  Each writer holds an ``flock`` on its
+own journal while alive, so a folder can tell finished journals from live ones.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["JournalWriter", "JournalTail", "read_tails", "journal_is_live"]
+
+
+class JournalWriter:
+    """The append handle of one process; reopened after a fork."""
+
+    def __init__(self, directory: Path, *, fsync: bool = False) -> None:
+        self.directory = directory
+        self.fsync = fsync
+        self._fd: int | None = None
+        self._pid: int | None = None
+        self.path: Path | None = None
+
+    def _open(self) -> int:
+        if self._fd is not None and self._pid == os.getpid():
+            return self._fd
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        tmp = self.directory / f"{name}.new"
+        fd = os.open(tmp, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o664)
+        # Lock before the name becomes visible, so no folder can take it for a dead journal.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self.path = self.directory / f"{name}.jsonl"
+        os.rename(tmp, self.path)
+        self._fd, self._pid = fd, os.getpid()
+        return fd
+
+    def append(self, events: list[dict]) -> None:
+        """Write events as complete lines in a single ``write`` call."""
+        data = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events).encode()
+        fd = self._open()
+        written = os.write(fd, data)
+        while written < len(data):  # regular files write fully; be safe anyway
+            written += os.write(fd, data[written:])
+        if self.fsync:
+            os.fsync(fd)
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+def journal_is_live(path: Path) -> bool:
+    """True while the process that writes ``path`` still holds it open."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class JournalTail:
+    """Complete events of one journal past an offset."""
+
+    journal: str
+    start: int
+    end: int
+    events: list[dict]
+
+
+def read_tails(directory: Path, progress: dict[str, int]) -> list[JournalTail]:
+    """Events not yet folded, per journal; a trailing partial line is left for later."""
+    tails = []
+    if not directory.exists():
+        return tails
+    for path in sorted(directory.glob("*.jsonl")):
+        start = progress.get(path.name, 0)
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        cut = data.rfind(b"\n") + 1
+        events = []
+        for line in data[:cut].splitlines():
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                # Only an unacknowledged, torn write can look like this; skip it.
+                continue
+        tails.append(JournalTail(path.name, start, start + cut, events))
+    return tails

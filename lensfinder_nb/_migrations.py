@@ -1,0 +1,111 @@
+"""Named, recorded schema migrations of the DuckDB store.
+
+Each migration runs once, in order, inside one transaction together with the row
+that records it in ``schema_migrations``.  Opening a file of an older schema applies
+the missing ones in place; rows are never dropped.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "apply_migrations", "schema_version"]
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "core tables", """
+        CREATE TABLE subjects (
+            subject     VARCHAR PRIMARY KEY,
+            label       TINYINT NOT NULL CHECK (label IN (-1, 0, 1)),
+            kind        VARCHAR,          -- mock, nonlens, lookalike, unknown, ...
+            ra          DOUBLE,
+            dec         DOUBLE,
+            image       VARCHAR,          -- display JPEG, relative to the data folder
+            cube        VARCHAR,          -- FITS/npy reference for re-rendering
+            params      JSON,             -- simulation parameters where known
+            source      VARCHAR,
+            created_at  TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE TABLE users (
+            user_id     VARCHAR PRIMARY KEY,
+            display_name VARCHAR,
+            key_hash    VARCHAR,
+            role        VARCHAR DEFAULT 'volunteer',
+            created_at  TIMESTAMP DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE vote_seq START 1;
+        CREATE TABLE votes (
+            vote_id      VARCHAR PRIMARY KEY,
+            seq          BIGINT NOT NULL,  -- order of arrival, breaks created_at ties
+            user_id      VARCHAR NOT NULL,
+            subject      VARCHAR NOT NULL,
+            answer       TINYINT NOT NULL CHECK (answer IN (0, 1)),
+            marks        JSON,             -- [[x, y], ...] in image pixels, or NULL
+            created_at   TIMESTAMP NOT NULL,
+            time_spent_s DOUBLE,
+            session      VARCHAR
+        );
+        CREATE TABLE journal_progress (
+            journal     VARCHAR PRIMARY KEY,
+            offset_bytes BIGINT NOT NULL
+        );
+        CREATE TABLE settings (
+            key   VARCHAR PRIMARY KEY,
+            value JSON
+        );
+    """),
+    (2, "retractions, favourites and comments", """
+        ALTER TABLE votes ADD COLUMN retracted_at TIMESTAMP;
+        CREATE TABLE annotations (
+            event_id    VARCHAR PRIMARY KEY,
+            user_id     VARCHAR NOT NULL,
+            subject     VARCHAR NOT NULL,
+            favourite   BOOLEAN,
+            comment     VARCHAR,
+            created_at  TIMESTAMP NOT NULL
+        );
+    """),
+    (3, "subject scores per method", """
+        CREATE TABLE scores (
+            subject     VARCHAR NOT NULL,
+            method      VARCHAR NOT NULL,   -- majority, weighted, swap, swap-offline, dawid-skene, machine
+            probability DOUBLE NOT NULL,
+            n_votes     INTEGER NOT NULL,
+            status      VARCHAR NOT NULL,   -- detected, rejected, undecided
+            computed_at TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (subject, method)
+        );
+    """),
+]
+
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest applied migration, 0 for an empty file."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[int]:
+    """Apply every missing migration (up to ``upto``); returns the versions applied."""
+    con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)""")
+    current = schema_version(con)
+    applied = []
+    for version, name, sql in MIGRATIONS:
+        if version <= current or (upto is not None and version > upto):
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
