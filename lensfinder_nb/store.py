@@ -299,14 +299,20 @@ class Store:
         for col in ["vote_id", "marks", "time_spent_s", "session"]:
             if col not in df:
                 df[col] = None
+        df["arrival"] = range(len(df))  # file order breaks created_at ties
+        if pd.api.types.is_numeric_dtype(df["answer"]) and df["answer"].isin([0, 1]).all():
+            df["answer"] = df["answer"].astype("int8")
+        else:
+            df["answer"] = df["answer"].map(parse_answer).astype("int8")
         with self._writer() as con:
+            con.register("_import", df)
             missing = con.execute(
-                "SELECT DISTINCT n.subject FROM df n ANTI JOIN subjects s USING (subject) LIMIT 5").fetchall()
+                "SELECT DISTINCT n.subject FROM _import n ANTI JOIN subjects s USING (subject) LIMIT 5").fetchall()
             if missing:
                 raise StoreError("unknown subject(s): " + ", ".join(repr(m[0]) for m in missing))
             con.execute("BEGIN TRANSACTION")
             before = con.execute("SELECT count(*) FROM votes").fetchone()[0]
-            _insert_votes(con, "df")
+            _insert_votes(con, "_import")
             after = con.execute("SELECT count(*) FROM votes").fetchone()[0]
             con.execute("COMMIT")
         return after - before
@@ -417,11 +423,12 @@ def _insert_votes(con: duckdb.DuckDBPyConnection, source: str, votes_df: pd.Data
         con.register(source, votes_df)
     con.execute(f"""
         INSERT INTO votes (vote_id, seq, user_id, subject, answer, marks, created_at, time_spent_s, session)
-        SELECT vote_id, nextval('vote_seq'), user_id, subject, answer, marks, created_at, time_spent_s, session
+        SELECT vote_id,
+               (SELECT coalesce(max(seq), 0) FROM votes) + row_number() OVER (ORDER BY created_at, arrival),
+               user_id, subject, answer, marks, created_at, time_spent_s, session
         FROM (SELECT * FROM {source} n
               WHERE NOT EXISTS (SELECT 1 FROM votes v WHERE v.vote_id = n.vote_id)
-              QUALIFY row_number() OVER (PARTITION BY vote_id ORDER BY created_at) = 1
-              ORDER BY created_at, vote_id)
+              QUALIFY row_number() OVER (PARTITION BY vote_id ORDER BY arrival) = 1)
     """)
 
 

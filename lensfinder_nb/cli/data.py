@@ -1,0 +1,114 @@
+"""`lensfinder subjects|votes|sql|fold`: move tables in and out of the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import CliError, add_db_option, open_store_from
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    subjects = sub.add_parser("subjects", help="import subjects").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    p = subjects.add_parser("import", help="add subjects from a CSV (subject,label[,ra,dec,image])")
+    p.add_argument("file", type=Path)
+    add_db_option(p)
+    p.set_defaults(func=_subjects_import)
+
+    votes = sub.add_parser("votes", help="import or export votes").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    p = votes.add_parser("import", help="add votes from a CSV (user,subject,answer,created_at[,vote_id])")
+    p.add_argument("file", type=Path)
+    p.add_argument("--format", choices=["lensfinder", "panoptes"], default="lensfinder",
+                   help="lensfinder CSV (default) or a Zooniverse Panoptes classification export")
+    add_db_option(p)
+    p.set_defaults(func=_votes_import)
+    p = votes.add_parser("export", help="write all votes to FILE.csv or FILE.parquet")
+    p.add_argument("file", type=Path)
+    p.add_argument("--include-retracted", action="store_true", help="also write retracted votes")
+    add_db_option(p)
+    p.set_defaults(func=_votes_export)
+
+    p = sub.add_parser("sql", help="run read-only DuckDB SQL over the current data and print the result")
+    p.add_argument("query", help="e.g. \"SELECT user_id, count(*) FROM votes GROUP BY ALL\"")
+    p.add_argument("--out", type=Path, help="write the result to .csv or .parquet instead of printing")
+    add_db_option(p)
+    p.set_defaults(func=_sql)
+
+    p = sub.add_parser("fold", help="move journalled votes into the DuckDB file now")
+    add_db_option(p)
+    p.set_defaults(func=_fold)
+
+
+def _subjects_import(args: argparse.Namespace) -> int:
+    from ..store import StoreError
+    from ..tables import read_subjects_csv
+    try:
+        frame = read_subjects_csv(args.file)
+        store = open_store_from(args)
+        added = store.add_subjects(frame)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{added} new subject(s) from {args.file} ({len(frame) - added} already present)")
+    return 0
+
+
+def _votes_import(args: argparse.Namespace) -> int:
+    from ..store import StoreError
+    from ..tables import read_votes_csv
+    try:
+        store = open_store_from(args)
+        if args.format == "panoptes":
+            from ..scoring.panoptes import read_panoptes
+            frame = read_panoptes(args.file)
+            unknown = sorted(set(frame["subject"]) - store.subject_ids(refresh=True))
+            if unknown:
+                raise StoreError(f"{args.file}: unknown subject(s) {', '.join(map(repr, unknown[:5]))}")
+        else:
+            frame = read_votes_csv(args.file, store.subject_ids(refresh=True))
+        added = store.import_votes(frame)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{added} new vote(s) from {args.file} ({len(frame) - added} already present)")
+    return 0
+
+
+def _votes_export(args: argparse.Namespace) -> int:
+    from ..store import StoreError
+    from ..tables import write_votes
+    store = open_store_from(args)
+    frame = store.votes(include_retracted=args.include_retracted)
+    try:
+        write_votes(frame, args.file)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{len(frame)} vote(s) written to {args.file}")
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from ..tables import write_votes
+    store = open_store_from(args)
+    try:
+        frame = store.sql(args.query)
+    except duckdb.Error as exc:
+        raise CliError(f"SQL: {str(exc).splitlines()[0]}") from None
+    if args.out:
+        write_votes(frame, args.out)
+        print(f"{len(frame)} row(s) written to {args.out}")
+    else:
+        import pandas as pd
+        with pd.option_context("display.max_rows", 200, "display.width", 160):
+            print(frame.to_string(index=False))
+    return 0
+
+
+def _fold(args: argparse.Namespace) -> int:
+    n = open_store_from(args).fold()
+    print(f"{n} journalled event(s) folded into the store")
+    return 0

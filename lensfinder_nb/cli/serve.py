@@ -1,0 +1,56 @@
+"""`lensfinder serve`: the Voilà pages on loopback, with idle kernels culled."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from ..config import PROJECT_ROOT
+from ._common import add_db_option, db_path_from, open_store_from
+
+__all__ = ["register", "voila_command"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--pool-size", type=int, default=1,
+                   help="pre-started kernels for the classify page (0 to disable; each costs its memory)")
+    p.add_argument("--cull-idle-s", type=int, default=900, help="shut kernels down after this many idle seconds")
+    p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
+    add_db_option(p)
+    p.set_defaults(func=_serve)
+
+
+def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> list[str]:
+    """The Voilà command line for the apps folder (tree mode: every page under /voila/render/)."""
+    cmd = [sys.executable, "-m", "voila", "apps", f"--port={port}", "--no-browser",
+           "--Voila.ip=127.0.0.1",
+           f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
+           "--MappingKernelManager.cull_interval=60",
+           "--MappingKernelManager.cull_connected=False",
+           "--VoilaConfiguration.show_tracebacks=False"]
+    if pool_size > 0:
+        cmd += ["--preheat_kernel=True", f"--pool_size={pool_size}"]
+    return cmd
+
+
+def _serve(args: argparse.Namespace) -> int:
+    store = open_store_from(args)
+    if not args.no_demo and store.sql("SELECT count(*) AS n FROM subjects")["n"].iloc[0] == 0:
+        from .images import build_demo_with_progress
+        print("The store is empty: building the demo data first.", flush=True)
+        build_demo_with_progress(store, seed=0)
+    env = dict(os.environ, LENSFINDER_DB=str(db_path_from(args)))
+    url = f"http://127.0.0.1:{args.port}/voila/render/classify.ipynb"
+    print(f"Serving lensfinder at {url}  (tree: http://127.0.0.1:{args.port}/)  Ctrl-C stops.", flush=True)
+    proc = subprocess.Popen(voila_command(args.port, pool_size=args.pool_size, cull_idle_s=args.cull_idle_s),
+                            cwd=PROJECT_ROOT, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=20)
+        return 0

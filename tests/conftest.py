@@ -1,0 +1,36 @@
+"""Shared fixtures: temporary stores, and no widget callback may fail silently."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from lensfinder_nb.store import open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty store in a temporary folder, with a handful of subjects of each label."""
+    s = open_store(tmp_path / "lf.duckdb")
+    s.add_subjects(pd.DataFrame({
+        "subject": [f"S{i:03d}" for i in range(12)],
+        "label": [1, 1, 1, 1, 0, 0, 0, 0, -1, -1, -1, -1],
+        "ra": [150.0 + i * 0.01 for i in range(12)],
+        "dec": [2.0 + i * 0.01 for i in range(12)],
+    }))
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def fail_on_swallowed_callback_errors(caplog):
+    """ipywidgets catches exceptions in handlers and only logs them; turn those logs into failures."""
+    caplog.set_level(logging.WARNING)
+    yield
+    swallowed = [r for r in caplog.get_records("call")
+                 if "Exception in callback" in r.getMessage() or "Error in widget" in r.getMessage()
+                 or (r.name.startswith("lensfinder") and r.levelno >= logging.ERROR)]
+    if swallowed:
+        pytest.fail("a handler failed silently: " + "; ".join(r.getMessage() for r in swallowed))
