@@ -11,13 +11,16 @@ own journal while alive, so a folder can tell finished journals from live ones.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["JournalWriter", "JournalTail", "read_tails", "journal_is_live"]
+import pandas as pd
+
+__all__ = ["JournalWriter", "JournalTail", "read_tails", "parse_events", "journal_is_live"]
 
 
 class JournalWriter:
@@ -79,16 +82,16 @@ def journal_is_live(path: Path) -> bool:
 
 @dataclass
 class JournalTail:
-    """Complete events of one journal past an offset."""
+    """Complete lines of one journal past an offset (``data`` holds whole lines only)."""
 
     journal: str
     start: int
     end: int
-    events: list[dict]
+    data: bytes
 
 
 def read_tails(directory: Path, progress: dict[str, int]) -> list[JournalTail]:
-    """Events not yet folded, per journal; a trailing partial line is left for later."""
+    """Bytes not yet folded, per journal; a trailing partial line is left for later."""
     tails = []
     if not directory.exists():
         return tails
@@ -101,14 +104,36 @@ def read_tails(directory: Path, progress: dict[str, int]) -> list[JournalTail]:
         except FileNotFoundError:
             continue
         cut = data.rfind(b"\n") + 1
-        events = []
-        for line in data[:cut].splitlines():
-            if not line.strip():
-                continue
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                # Only an unacknowledged, torn write can look like this; skip it.
-                continue
-        tails.append(JournalTail(path.name, start, start + cut, events))
+        tails.append(JournalTail(path.name, start, start + cut, data[:cut]))
     return tails
+
+
+_FIELDS = [("type", "string"), ("vote_id", "string"), ("user_id", "string"), ("subject", "string"),
+           ("answer", "int8"), ("marks", "string"), ("created_at", "string"), ("time_spent_s", "float64"),
+           ("session", "string"), ("retracted_at", "string"), ("event_id", "string"), ("favourite", "bool_"),
+           ("comment", "string")]
+
+
+def parse_events(tails: list[JournalTail]) -> pd.DataFrame:
+    """All events of the tails as one frame in arrival order (column per field, missing -> null)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    blob = b"".join(t.data for t in tails if t.data.strip())
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in _FIELDS])
+    if not blob:
+        return schema.empty_table().to_pandas()
+    try:
+        table = pj.read_json(io.BytesIO(blob), parse_options=pj.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore"),
+            read_options=pj.ReadOptions(block_size=max(1 << 20, len(blob) + 1)))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A torn line from a killed writer (never acknowledged): keep every line that parses.
+        rows = []
+        for line in blob.splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        table = pa.Table.from_pylist(rows, schema=schema)
+    return table.to_pandas()

@@ -41,7 +41,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from ._journal import JournalWriter, journal_is_live, read_tails
+from ._journal import JournalWriter, journal_is_live, parse_events, read_tails
 from ._locks import LockTimeout, file_lock
 from ._migrations import SCHEMA_VERSION, apply_migrations, schema_version
 from .config import Settings
@@ -106,7 +106,8 @@ def _check_id(kind: str, value: Any) -> str:
     return text
 
 
-def _check_marks(marks: Any) -> list[list[float]] | None:
+def _marks_json(marks: Any) -> str | None:
+    """Marks as JSON text ``[[x, y], ...]`` (image pixels), or None."""
     if marks is None:
         return None
     try:
@@ -115,7 +116,7 @@ def _check_marks(marks: Any) -> list[list[float]] | None:
         raise StoreError(f"marks must be a list of (x, y) pairs, got {marks!r}") from None
     if not all(math.isfinite(v) for p in out for v in p):
         raise StoreError("marks must be finite numbers")
-    return out or None
+    return json.dumps(out) if out else None
 
 
 class Store:
@@ -153,6 +154,8 @@ class Store:
         if self.path.exists():
             with self._reader_raw() as con:
                 if schema_version(con) == SCHEMA_VERSION:
+                    # Loaded now so that the first vote of a page never waits for a read.
+                    self._subject_ids = {r[0] for r in con.execute("SELECT subject FROM subjects").fetchall()}
                     return
         with self._writer() as con:
             apply_migrations(con)
@@ -247,7 +250,7 @@ class Store:
             "user_id": user,
             "subject": subject,
             "answer": parse_answer(answer),
-            "marks": _check_marks(extra.get("marks")),
+            "marks": _marks_json(extra.get("marks")),
             "created_at": parse_timestamp(extra.get("created_at")).isoformat(),
             "time_spent_s": time_spent,
             "session": None if extra.get("session") is None else str(extra["session"])[:_MAX_ID],
@@ -347,11 +350,19 @@ class Store:
                 con.execute("ROLLBACK")
                 raise
             # Journals whose writer has exited and that are fully folded are removed.
+            # Checked in this order: once the writer is gone nothing more is appended, so a
+            # journal read to its last complete line is finished (a torn tail was never acknowledged).
             for tail in tails:
                 path = self.journal_dir / tail.journal
-                if not journal_is_live(path):
-                    con.execute("DELETE FROM journal_progress WHERE journal = ?", [tail.journal])
-                    path.unlink(missing_ok=True)
+                if journal_is_live(path):
+                    continue
+                with open(path, "rb") as f:
+                    f.seek(tail.end)
+                    rest = f.read()
+                if b"\n" in rest:
+                    continue  # written after we read it; folded next time
+                con.execute("DELETE FROM journal_progress WHERE journal = ?", [tail.journal])
+                path.unlink(missing_ok=True)
             self._stamp_path.touch()
             return len(votes) + len(retractions) + len(annotations)
 
@@ -432,33 +443,20 @@ def _insert_votes(con: duckdb.DuckDBPyConnection, source: str, votes_df: pd.Data
     """)
 
 
-_EMPTY_VOTES = {"vote_id": "str", "user_id": "str", "subject": "str", "answer": "int8", "marks": "str",
-                "created_at": "datetime64[us]", "time_spent_s": "float64", "session": "str", "arrival": "int64"}
-
-
 def _frames(tails) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split journal events into vote, retraction and annotation frames (arrival order kept)."""
-    votes, retractions, annotations = [], [], []
-    for tail in tails:
-        for e in tail.events:
-            kind = e.get("type")
-            if kind == "vote":
-                votes.append(e)
-            elif kind == "retract":
-                retractions.append(e)
-            elif kind == "annotation":
-                annotations.append(e)
-    v = pd.DataFrame(votes, columns=list(_EMPTY_VOTES))
-    v["arrival"] = range(len(v))
-    v["marks"] = [None if m is None or (isinstance(m, float)) else json.dumps(m) for m in v["marks"]]
-    v = v.astype({k: t for k, t in _EMPTY_VOTES.items() if k not in ("created_at", "marks", "session")})
-    v["created_at"] = pd.to_datetime(v["created_at"]).astype("datetime64[us]")
-    r = pd.DataFrame(retractions, columns=["vote_id", "user_id", "retracted_at"])
-    r["retracted_at"] = pd.to_datetime(r["retracted_at"]).astype("datetime64[us]")
+    ev = parse_events(tails)
+    ev["arrival"] = range(len(ev))
+    kind = ev["type"]
+    v = ev.loc[kind == "vote", ["vote_id", "user_id", "subject", "answer", "marks", "created_at",
+                                "time_spent_s", "session", "arrival"]].copy()
+    v["created_at"] = pd.to_datetime(v["created_at"], format="ISO8601").astype("datetime64[us]")
+    r = ev.loc[kind == "retract", ["vote_id", "user_id", "retracted_at"]].copy()
+    r["retracted_at"] = pd.to_datetime(r["retracted_at"], format="ISO8601").astype("datetime64[us]")
     r = r.drop_duplicates("vote_id")
-    a = pd.DataFrame(annotations, columns=["event_id", "user_id", "subject", "favourite", "comment", "created_at"])
-    a["created_at"] = pd.to_datetime(a["created_at"]).astype("datetime64[us]")
-    a["favourite"] = a["favourite"].astype("boolean")
+    a = ev.loc[kind == "annotation", ["event_id", "user_id", "subject", "favourite", "comment",
+                                      "created_at"]].copy()
+    a["created_at"] = pd.to_datetime(a["created_at"], format="ISO8601").astype("datetime64[us]")
     return v, r, a
 
 

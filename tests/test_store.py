@@ -137,10 +137,11 @@ def test_torn_line_of_a_dead_writer_is_ignored_and_cleaned(store):
 
 # --------------------------------------------------------------------- processes
 def _writer(path: str, user: str, n: int, acks) -> None:
-    s = open_store(path, fold_interval_s=0.05)
-    for i in range(n):
-        acks.put(s.add_vote(user, f"S{i % 12:03d}", i % 2))
+    s = open_store(path, fold_interval_s=0.01)  # fold often: writers exit while others fold
+    ids = [s.add_vote(user, f"S{i % 12:03d}", i % 2) for i in range(n)]
     s.close()
+    for vid in ids:
+        acks.put(vid)
 
 
 def _reader(path: str, stop, failures, reads) -> None:
@@ -163,10 +164,10 @@ def test_many_writer_processes_with_a_reader(store):
     deadline = time.monotonic() + 60
     while reads.value == 0 and time.monotonic() < deadline:  # the reader is up before writers start
         time.sleep(0.05)
-    writers = [ctx.Process(target=_writer, args=(str(store.path), f"u{k}", 150, acks)) for k in range(6)]
+    writers = [ctx.Process(target=_writer, args=(str(store.path), f"u{k}", 3000, acks)) for k in range(6)]
     for w in writers:
         w.start()
-    acked = {acks.get(timeout=60) for _ in range(6 * 150)}
+    acked = {acks.get(timeout=60) for _ in range(6 * 3000)}
     for w in writers:
         w.join(60)
     reads_during = reads.value
@@ -208,3 +209,37 @@ def test_acknowledged_votes_survive_sigkill(store):
     assert set(acked) <= stored
     store.fold()
     assert set(acked) <= set(store.sql("SELECT vote_id FROM db.votes")["vote_id"])
+
+
+def _late_writer(path: str, conn) -> None:
+    s = open_store(path)
+    s.add_vote("late", "S000", 1, vote_id="first")
+    conn.send("ready")
+    conn.recv()
+    s.add_vote("late", "S001", 1, vote_id="second")  # written after the folder read the journal
+    s._journal.close()
+    conn.send("done")
+
+
+def test_vote_written_between_fold_read_and_writer_exit_is_kept(store, monkeypatch):
+    import lensfinder_nb.store as store_module
+
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_late_writer, args=(str(store.path), child))
+    proc.start()
+    assert parent.recv() == "ready"
+    real_is_live = store_module.journal_is_live
+
+    def writer_finishes_first(path):
+        parent.send("go")
+        assert parent.recv() == "done"
+        proc.join(30)
+        return real_is_live(path)
+
+    monkeypatch.setattr(store_module, "journal_is_live", writer_finishes_first)
+    store.fold()
+    monkeypatch.setattr(store_module, "journal_is_live", real_is_live)
+    assert set(store.votes()["vote_id"]) == {"first", "second"}
+    store.fold()
+    assert set(store.sql("SELECT vote_id FROM db.votes")["vote_id"]) == {"first", "second"}
