@@ -1,0 +1,61 @@
+"""Which subject a person sees next: pure functions over a table of subjects.
+
+Rules (docs/architecture.md): never the same subject twice for a person; retired
+subjects are not served; unknown subjects with the fewest votes come first;
+training subjects are mixed in at a rate that falls with experience, as Space
+Warps did (2 in 5 for the first few, then 1 in 5, 1 in 7, 1 in 10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TRAINING_SCHEDULE", "training_rate", "plan_queue"]
+
+#: (classifications done so far, share of training subjects from then on)
+TRAINING_SCHEDULE: tuple[tuple[int, float], ...] = ((0, 2 / 5), (10, 1 / 5), (40, 1 / 7), (100, 1 / 10))
+
+
+def training_rate(n_done: int, schedule: tuple[tuple[int, float], ...] = TRAINING_SCHEDULE,
+                  scale: float = 1.0) -> float:
+    """Share of training subjects for someone who has classified ``n_done`` subjects.
+
+    >>> training_rate(0), training_rate(10), training_rate(500)
+    (0.4, 0.2, 0.1)
+    """
+    rate = schedule[0][1]
+    for start, r in schedule:
+        if n_done >= start:
+            rate = r
+    return float(min(1.0, max(0.0, rate * scale)))
+
+
+def plan_queue(pool: pd.DataFrame, seen: set[str], n: int, n_done: int, rng: np.random.Generator,
+               rate_scale: float = 1.0) -> list[str]:
+    """The next ``n`` subject ids for one person.
+
+    ``pool`` columns: subject, label (1/0/-1), n_votes (votes so far), retired (bool).
+    Unknowns are taken fewest-votes first (random among equals); each slot is a training
+    subject with probability :func:`training_rate` at that point; when one kind runs out the
+    other fills in.
+    """
+    fresh = pool[~pool["subject"].isin(seen) & ~pool["retired"].astype(bool)]
+    unknown = fresh[fresh["label"] == -1]
+    training = fresh[fresh["label"] != -1]
+    # fewest votes first; a random key breaks ties so two people do not march in step
+    unknown = unknown.assign(_r=rng.random(len(unknown))).sort_values(["n_votes", "_r"])["subject"].tolist()
+    training = training.assign(_r=rng.random(len(training))).sort_values(["n_votes", "_r"])["subject"].tolist()
+    out: list[str] = []
+    iu = it = 0
+    for k in range(n):
+        want_training = rng.random() < training_rate(n_done + k, scale=rate_scale)
+        if (want_training and it < len(training)) or iu >= len(unknown):
+            if it >= len(training):
+                break
+            out.append(training[it])
+            it += 1
+        else:
+            out.append(unknown[iu])
+            iu += 1
+    return out

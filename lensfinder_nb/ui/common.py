@@ -1,0 +1,44 @@
+"""What every page shares: handlers that never fail silently, and the page's store."""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+__all__ = ["ErrorArea", "guarded", "escape"]
+
+log = logging.getLogger("lensfinder.ui")
+
+escape = html.escape
+
+
+class ErrorArea(w.HTML):
+    """A line at the top of a page that tells the person, in plain words, that something failed."""
+
+    def show(self, message: str) -> None:
+        self.value = f'<div class="lf-error" role="alert">{escape(message)}</div>'
+
+    def clear(self) -> None:
+        self.value = ""
+
+
+def guarded(errors: ErrorArea, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a widget handler: an exception is logged and shown to the person, never swallowed."""
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def handler(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:  # shown and logged: the page goes on
+                log.exception("%s failed", what)
+                errors.show(f"Sorry, {what} did not work ({type(exc).__name__}: {exc}). "
+                            "Your earlier votes are safe; please try again.")
+                return None
+            return result
+        return handler
+    return wrap
