@@ -1,0 +1,39 @@
+# Two commands on a fresh Debian machine with Python 3.11:
+#   make run    create .venv, install, build the demo data if missing, serve the apps on 127.0.0.1
+#   make test   install what the tests need (Debian's chromium included) and run the whole suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8866
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test install chromium demo bench clean-data
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/lensfinder serve --port $(PORT)
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+test: install chromium
+	$(PY) -m pytest
+
+demo: install
+	$(VENV)/bin/lensfinder demo
+
+bench: install
+	$(PY) benchmarks/bench_store.py
+
+clean-data:
+	rm -rf data/lensfinder.duckdb* data/images data/cubes data/demo_truth.csv

@@ -1,0 +1,98 @@
+"""`lensfinder subjects|votes|sql` through the CLI, checked through the library."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from lensfinder_nb.cli import build_parser, main
+from lensfinder_nb.store import open_store
+
+
+@pytest.fixture
+def db(tmp_path, store):
+    return str(store.path)
+
+
+def write(tmp_path, name, text, mode="w"):
+    path = tmp_path / name
+    if mode == "wb":
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def test_every_command_has_help():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        assert p.description or sub._name_parser_map[name].format_help(), name
+        helps = {a.dest: a.help for a in sub._choices_actions}
+        assert helps.get(name), f"command {name} has no help text"
+
+
+def test_subjects_import(tmp_path, db, capsys):
+    f = write(tmp_path, "s.csv", "subject,label,ra,dec\nN1,1,10.5,-3\nN2,-1,,\n")
+    assert main(["subjects", "import", f, "--db", db]) == 0
+    assert main(["subjects", "import", f, "--db", db]) == 0
+    subjects = open_store(db).subjects().set_index("subject")
+    assert subjects.loc["N1", "ra"] == 10.5 and subjects.loc["N2", "label"] == -1
+    assert len(subjects) == 14
+    assert "0 new subject(s)" in capsys.readouterr().out
+
+
+VOTES = "user,subject,answer,created_at\nada,S000,lens,2026-01-01T10:00:00Z\nbob,S001,0,2026-01-01T10:00:01+00:00\n"
+
+
+def test_votes_import_twice_adds_nothing_and_export_round_trips(tmp_path, db):
+    f = write(tmp_path, "v.csv", VOTES)
+    assert main(["votes", "import", f, "--db", db]) == 0
+    assert main(["votes", "import", f, "--db", db]) == 0
+    votes = open_store(db).votes()
+    assert votes[["user_id", "subject", "answer"]].values.tolist() == [["ada", "S000", 1], ["bob", "S001", 0]]
+    for ext in ("csv", "parquet"):
+        out = tmp_path / f"out.{ext}"
+        assert main(["votes", "export", str(out), "--db", db]) == 0
+        back = pd.read_csv(out) if ext == "csv" else pd.read_parquet(out)
+        assert back["vote_id"].tolist() == votes["vote_id"].tolist()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.csv", "user,subject,created_at\nada,S000,2026-01-01\n", "line 1: missing column(s) answer"),
+    ("unknown.csv", VOTES + "cy,NOPE,1,2026-01-02\n", "line 4: unknown subject: 'NOPE'"),
+    ("answer.csv", VOTES + "cy,S002,maybe,2026-01-02\n", "line 4: answer must be 1/0 or lens/not: 'maybe'"),
+    ("time.csv", VOTES + "cy,S002,1,last tuesday\n", "line 4: created_at is not an ISO 8601 time"),
+    ("empty.csv", "", "the file is empty"),
+    ("header.csv", "user,subject,answer,created_at\n", "no rows after the header"),
+    ("garbage.bin", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "not a CSV text file"),
+    ("latin.csv", "user,subject,answer,created_at\nJos\xe9,S000,1,2026-01-01\n".encode("latin-1"), "line 2: not UTF-8"),
+])
+def test_bad_vote_files_write_nothing(tmp_path, db, capsys, name, content, message):
+    f = write(tmp_path, name, content, "wb" if isinstance(content, bytes) else "w")
+    assert main(["votes", "import", f, "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert open_store(db).votes().empty
+
+
+def test_bad_subject_file(tmp_path, db, capsys):
+    f = write(tmp_path, "s.csv", "subject,label\nA,1\nB,7\n")
+    assert main(["subjects", "import", f, "--db", db]) == 1
+    assert "line 3: label must be" in capsys.readouterr().err
+    assert len(open_store(db).subjects()) == 12
+
+
+def test_sql_and_console_script(tmp_path, db):
+    f = write(tmp_path, "v.csv", VOTES)
+    main(["votes", "import", f, "--db", db])
+    out = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "sql",
+                          "SELECT user_id, answer FROM votes ORDER BY user_id", "--db", db],
+                         capture_output=True, text=True, check=True).stdout
+    assert "ada" in out and "bob" in out
+    bad = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "sql", "SELEC nonsense", "--db", db],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("lensfinder: error: SQL")
