@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[test]"
+	# lenscat's catalogue only: its declared dependency ligo.skymap is heavy and unused here
+	$(PY) -m pip install --quiet --no-deps lenscat==1.1.3
 	touch $@
 
 install: $(VENV)/.installed

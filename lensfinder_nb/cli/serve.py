@@ -16,7 +16,7 @@ __all__ = ["register", "voila_command"]
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--pool-size", type=int, default=1,
+    p.add_argument("--pool-size", type=int, default=0,
                    help="pre-started kernels for the classify page (0 to disable; each costs its memory)")
     p.add_argument("--cull-idle-s", type=int, default=900, help="shut kernels down after this many idle seconds")
     p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
