@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -46,7 +47,7 @@ from ._locks import LockTimeout, file_lock
 from ._migrations import SCHEMA_VERSION, apply_migrations, schema_version
 from .config import Settings
 
-__all__ = ["Store", "StoreError", "LockTimeout", "open_store", "parse_answer", "parse_timestamp"]
+__all__ = ["Store", "StoreError", "LockTimeout", "open_store", "parse_answer", "parse_timestamp", "content_vote_ids"]
 
 VOTE_COLUMNS = ["vote_id", "seq", "user_id", "subject", "answer", "marks", "created_at",
                 "time_spent_s", "session", "retracted_at"]
@@ -302,6 +303,9 @@ class Store:
         for col in ["vote_id", "marks", "time_spent_s", "session"]:
             if col not in df:
                 df[col] = None
+        missing_id = df["vote_id"].isna()
+        if missing_id.any():
+            df.loc[missing_id, "vote_id"] = content_vote_ids(df[missing_id])
         df["arrival"] = range(len(df))  # file order breaks created_at ties
         if pd.api.types.is_numeric_dtype(df["answer"]) and df["answer"].isin([0, 1]).all():
             df["answer"] = df["answer"].astype("int8")
@@ -428,6 +432,13 @@ def open_store(path: str | os.PathLike | None = None, **settings: Any) -> Store:
 
 
 # ---------------------------------------------------------------------- helpers
+def content_vote_ids(frame: pd.DataFrame) -> pd.Series:
+    """Deterministic ids for votes that came without one, so a re-import adds nothing."""
+    keys = (frame["user_id"].astype(str) + "\x1f" + frame["subject"].astype(str) + "\x1f"
+            + frame["answer"].astype(str) + "\x1f" + frame["created_at"].astype(str))
+    return keys.map(lambda k: "imp-" + hashlib.sha1(k.encode()).hexdigest()[:24])
+
+
 def _insert_votes(con: duckdb.DuckDBPyConnection, source: str, votes_df: pd.DataFrame | None = None) -> None:
     """Insert votes from a registered relation, dropping ids already stored; seq follows time."""
     if votes_df is not None:

@@ -7,15 +7,14 @@ import is all or nothing.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .store import StoreError
+from .store import StoreError, content_vote_ids
 
-__all__ = ["read_subjects_csv", "read_votes_csv", "write_votes", "content_vote_ids"]
+__all__ = ["read_subjects_csv", "read_votes_csv", "write_votes"]
 
 _LENS = {"1", "lens", "yes", "y", "true", "l"}
 _NOT = {"0", "not", "not a lens", "not_lens", "notlens", "no", "n", "false", "nonlens"}
@@ -77,13 +76,6 @@ def read_subjects_csv(path: Path) -> pd.DataFrame:
     out["kind"] = out["label"].map({1: "mock", 0: "nonlens", -1: "unknown"})
     out["source"] = f"import:{Path(path).name}"
     return out
-
-
-def content_vote_ids(frame: pd.DataFrame) -> pd.Series:
-    """Deterministic ids for votes that came without one, so a re-import adds nothing."""
-    keys = (frame["user_id"] + "\x1f" + frame["subject"] + "\x1f" + frame["answer"].astype(str) + "\x1f"
-            + frame["created_at"].astype(str))
-    return keys.map(lambda k: "imp-" + hashlib.sha1(k.encode()).hexdigest()[:24])
 
 
 def read_votes_csv(path: Path, known_subjects: set[str]) -> pd.DataFrame:

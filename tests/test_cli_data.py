@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -26,13 +27,25 @@ def write(tmp_path, name, text, mode="w"):
     return str(path)
 
 
-def test_every_command_has_help():
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for name, p in sub.choices.items():
-        assert p.description or sub._name_parser_map[name].format_help(), name
-        helps = {a.dest: a.help for a in sub._choices_actions}
-        assert helps.get(name), f"command {name} has no help text"
+def _leaf_parsers(parser, path=()):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+        return
+    for action in subs:
+        helps = {a.dest: a.help for a in action._choices_actions}
+        for name, child in action.choices.items():
+            assert helps.get(name), f"command {' '.join(path + (name,))} has no help text"
+            yield from _leaf_parsers(child, path + (name,))
+
+
+def test_every_command_and_option_has_help():
+    leaves = dict(_leaf_parsers(build_parser()))
+    assert {("demo",), ("serve",), ("votes", "import"), ("score",), ("ingest",)} <= set(leaves)
+    for path, parser in leaves.items():
+        for action in parser._actions:
+            assert action.help, f"{' '.join(path)}: {action.dest} has no help"
+        assert any(a.dest == "db" for a in parser._actions), f"{' '.join(path)} lacks --db"
 
 
 def test_subjects_import(tmp_path, db, capsys):

@@ -66,7 +66,6 @@ def test_cli_known_lists_matching_subjects(tmp_path, monkeypatch, capsys):
     store.add_subjects(pd.DataFrame({"subject": ["on_cluster", "far"], "label": [-1, 0],
                                      "ra": [cluster["ra"], 123.0], "dec": [cluster["dec"] + 1 / 3600, -45.0]}))
     store.close()
-    monkeypatch.setattr(cli, "COMMAND_MODULES", ["survey"])
     assert cli.main(["known", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert cluster["name"] in out and "far" not in out and out.rstrip().endswith("1 subjects within 5 arcsec of a known lens")

@@ -243,3 +243,11 @@ def test_vote_written_between_fold_read_and_writer_exit_is_kept(store, monkeypat
     assert set(store.votes()["vote_id"]) == {"first", "second"}
     store.fold()
     assert set(store.sql("SELECT vote_id FROM db.votes")["vote_id"]) == {"first", "second"}
+
+
+def test_import_without_vote_ids_derives_them_from_content(store):
+    frame = pd.DataFrame({"user_id": ["a", "a"], "subject": ["S000", "S001"], "answer": [1, 0],
+                          "created_at": pd.to_datetime(["2026-01-01", "2026-01-02"])})
+    assert store.import_votes(frame) == 2
+    assert store.import_votes(frame) == 0
+    assert store.votes()["vote_id"].str.startswith("imp-").all()

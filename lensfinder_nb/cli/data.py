@@ -14,20 +14,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     subjects = sub.add_parser("subjects", help="import subjects").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     p = subjects.add_parser("import", help="add subjects from a CSV (subject,label[,ra,dec,image])")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="CSV with columns subject,label and optional ra,dec,image")
     add_db_option(p)
     p.set_defaults(func=_subjects_import)
 
     votes = sub.add_parser("votes", help="import or export votes").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     p = votes.add_parser("import", help="add votes from a CSV (user,subject,answer,created_at[,vote_id])")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="CSV with columns user,subject,answer,created_at and optional vote_id")
     p.add_argument("--format", choices=["lensfinder", "panoptes"], default="lensfinder",
                    help="lensfinder CSV (default) or a Zooniverse Panoptes classification export")
     add_db_option(p)
     p.set_defaults(func=_votes_import)
     p = votes.add_parser("export", help="write all votes to FILE.csv or FILE.parquet")
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, help="output file; .csv or .parquet")
     p.add_argument("--include-retracted", action="store_true", help="also write retracted votes")
     add_db_option(p)
     p.set_defaults(func=_votes_export)

@@ -15,7 +15,7 @@ __all__ = ["register", "voila_command"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)")
-    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
     p.add_argument("--pool-size", type=int, default=0,
                    help="pre-started kernels for the classify page (0 to disable; each costs its memory)")
     p.add_argument("--cull-idle-s", type=int, default=900, help="shut kernels down after this many idle seconds")
@@ -40,9 +40,10 @@ def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> l
 def _serve(args: argparse.Namespace) -> int:
     store = open_store_from(args)
     if not args.no_demo and store.sql("SELECT count(*) AS n FROM subjects")["n"].iloc[0] == 0:
-        from .images import build_demo_with_progress
+        from ..demo import build_demo
+        from ._common import progress
         print("The store is empty: building the demo data first.", flush=True)
-        build_demo_with_progress(store, seed=0)
+        print(build_demo(store, seed=0, progress=progress), flush=True)
     env = dict(os.environ, LENSFINDER_DB=str(db_path_from(args)))
     url = f"http://127.0.0.1:{args.port}/voila/render/classify.ipynb"
     print(f"Serving lensfinder at {url}  (tree: http://127.0.0.1:{args.port}/)  Ctrl-C stops.", flush=True)

@@ -109,11 +109,12 @@ def code_votes(votes: pd.DataFrame, subjects: pd.DataFrame) -> CodedVotes:
     if not np.isin(labels, (-1, 0, 1)).all():
         raise ValueError("subject labels must be 1, 0 or -1")
     index = pd.Index(subj["subject"].astype(object))
-    s_code = index.get_indexer(votes["subject"].astype(object))
+    s_code = _codes(votes["subject"], index)
     if (s_code < 0).any():
         unknown = pd.unique(votes["subject"].to_numpy()[s_code < 0])[:5]
         raise ValueError("votes on unknown subject(s): " + ", ".join(repr(x) for x in unknown))
-    u_code, users = pd.factorize(votes["user_id"].astype(object), sort=True)
+    users = pd.Index(pd.unique(votes["user_id"].dropna())).astype(object).sort_values()
+    u_code = _codes(votes["user_id"], users)
     if (u_code < 0).any():
         raise ValueError("votes with a missing user_id")
     answer = votes["answer"].to_numpy()
@@ -123,6 +124,17 @@ def code_votes(votes: pd.DataFrame, subjects: pd.DataFrame) -> CodedVotes:
     tiebreak = votes["seq"].to_numpy(dtype=np.int64) if "seq" in votes.columns else np.arange(len(votes))
     return CodedVotes.from_codes(u_code, s_code, answer, time_us, tiebreak, np.asarray(users, dtype=object),
                                  index.to_numpy(dtype=object), labels)
+
+
+def _codes(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each value in ``index`` (-1 if absent); fast for categorical columns."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = index.get_indexer(values.cat.categories.astype(object))
+        if len(cat) == 0:
+            return np.full(len(values), -1, dtype=np.int64)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, cat[codes], -1)
+    return index.get_indexer(values.astype(object))
 
 
 def as_coded(votes: pd.DataFrame | CodedVotes, subjects: pd.DataFrame | None = None) -> CodedVotes:
