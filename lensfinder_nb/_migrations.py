@@ -75,6 +75,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             PRIMARY KEY (subject, method)
         );
     """),
+    (4, "machine scores", """
+        CREATE TABLE machine_scores (
+            subject     VARCHAR NOT NULL,
+            model       VARCHAR NOT NULL,   -- model file id (name + data snapshot hash)
+            score       DOUBLE NOT NULL,    -- in [0, 1]; a ranking score, not a calibrated probability
+            in_training BOOLEAN NOT NULL DEFAULT false,  -- the model saw this subject while training
+            created_at  TIMESTAMP DEFAULT current_timestamp,
+            PRIMARY KEY (subject, model)
+        );
+    """),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -476,6 +476,7 @@ CREATE TEMP VIEW subjects AS SELECT * FROM db.subjects;
 CREATE TEMP VIEW users AS SELECT * FROM db.users;
 CREATE TEMP VIEW settings AS SELECT * FROM db.settings;
 CREATE TEMP VIEW scores AS SELECT * FROM db.scores;
+CREATE TEMP VIEW machine_scores AS SELECT * FROM db.machine_scores;
 CREATE TEMP VIEW votes AS
 WITH stored AS (SELECT * FROM db.votes),
 pending AS (
