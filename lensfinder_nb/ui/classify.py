@@ -29,8 +29,8 @@ class ClassifyView(w.VBox):
         self.not_button = w.Button(description="Not a lens", button_style="danger", tooltip="No lens here")
         self.feedback = w.HTML()
         self.counter = w.HTML()
-        self.lens_button.on_click(guarded(self.errors, "recording your vote")(lambda _: self.vote(1)))
-        self.not_button.on_click(guarded(self.errors, "recording your vote")(lambda _: self.vote(0)))
+        self.lens_button.on_click(guarded(self.errors, "what.vote")(lambda _: self.vote(1)))
+        self.not_button.on_click(guarded(self.errors, "what.vote")(lambda _: self.vote(0)))
         super().__init__([w.HTML(_CSS), self.errors, self.image, self.missing,
                           w.HBox([self.lens_button, self.not_button]), self.feedback, self.counter])
         self.show_current()

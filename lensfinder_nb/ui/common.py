@@ -10,6 +10,8 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..i18n import Translator
+
 __all__ = ["ErrorArea", "guarded", "escape"]
 
 log = logging.getLogger("lensfinder.ui")
@@ -27,18 +29,22 @@ class ErrorArea(w.HTML):
         self.value = ""
 
 
-def guarded(errors: ErrorArea, what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Wrap a widget handler: an exception is logged and shown to the person, never swallowed."""
+def guarded(errors: ErrorArea, what_key: str, t: Callable[..., str] | None = None
+            ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a widget handler: an exception is logged and shown to the person, never swallowed.
+
+    ``what_key`` names the action in the catalogues (e.g. ``"what.vote"``); ``t`` is the
+    page's translator (English when omitted).
+    """
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def handler(*args: Any, **kwargs: Any) -> Any:
             try:
-                result = fn(*args, **kwargs)
+                return fn(*args, **kwargs)
             except Exception as exc:  # shown and logged: the page goes on
-                log.exception("%s failed", what)
-                errors.show(f"Sorry, {what} did not work ({type(exc).__name__}: {exc}). "
-                            "Your earlier votes are safe; please try again.")
+                log.exception("%s failed", what_key)
+                tr = t or Translator()
+                errors.show(tr("error.generic", what=tr(what_key), detail=f"{type(exc).__name__}: {exc}"))
                 return None
-            return result
         return handler
     return wrap

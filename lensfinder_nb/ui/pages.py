@@ -41,7 +41,7 @@ def classify_page() -> w.Widget:
     name = w.Text(placeholder="your name", description="Name")
     go = w.Button(description="Start", button_style="primary")
 
-    @guarded(errors, "signing in")
+    @guarded(errors, "what.signin")
     def on_go(_=None) -> None:
         text = name.value.strip()
         if not _NAME.match(text):
