@@ -1,8 +1,8 @@
-"""One person's classifying session: the queue, prefetched images, votes and feedback.
+"""One person's classifying session: the queue, prefetched images, votes, undo and feedback.
 
-No widget code here: the page wires buttons to :meth:`ClassifySession.vote`.  The truth
-of a training subject stays in this object (the kernel) and is only revealed through
-the :class:`Feedback` returned *after* the vote is stored.
+No widget code here: the page wires buttons and keys to :class:`ClassifySession`.  The truth
+of a training subject (its label and, for a mock, its arc mask) stays in this object, in the
+kernel, and is revealed only through the :class:`Feedback` returned *after* the vote is stored.
 """
 
 from __future__ import annotations
@@ -10,23 +10,31 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import cubes
 from .queue import plan_queue
 from .store import Store
 
-__all__ = ["ClassifySession", "Shown", "Feedback"]
+__all__ = ["ClassifySession", "Shown", "Feedback", "UNDO_SECONDS", "STRETCHES", "ZOOMS", "marks_touch_arc"]
 
 log = logging.getLogger(__name__)
 
+UNDO_SECONDS = 10.0
+STRETCHES = ("viewer", "standard", "brighter", "bluer", "g", "r", "z")
+ZOOMS = (1, 2, 4)
+NPIX = 101
+
 _POOL_SQL = """
-SELECT s.subject, s.label, s.image,
+SELECT s.subject, s.label, s.image, s.cube,
+       json_extract_string(s.params, '$.mask') AS mask,
        coalesce(v.n_votes, 0) AS n_votes,
-       coalesce(sc.status = 'rejected' AND s.label = -1, false) AS retired
+       coalesce(s.label = -1 AND (sc.status = 'rejected'
+                OR (sc.status = 'detected' AND coalesce(v.n_votes, 0) >= ?)), false) AS retired
 FROM subjects s
 LEFT JOIN (SELECT subject, count(*) AS n_votes FROM votes WHERE retracted_at IS NULL GROUP BY subject) v
        USING (subject)
@@ -36,59 +44,97 @@ LEFT JOIN scores sc ON sc.subject = s.subject AND sc.method = 'swap'
 
 @dataclass
 class Shown:
-    """A subject on screen; ``image`` is the JPEG bytes or None when the file is broken."""
+    """A subject on screen; ``image`` is the stored JPEG or None when it cannot be read."""
 
     subject: str
     image: bytes | None
-    shown_at: float
+    shown_at: float = 0.0
+    _renders: dict = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
 class Feedback:
-    """What to tell the person after a vote: ``correct`` is None for subjects of unknown truth."""
+    """What to tell the person after a vote.
+
+    ``correct`` is None for unknown subjects (nobody knows yet).  For a mock, ``arc_mask`` is the
+    arc as a bool array (north up, shape (101, 101)) and ``marks_on_arc`` says whether the marks
+    touched it (None without marks).
+    """
 
     vote_id: str
+    subject: str
+    answer: int
     correct: bool | None
     is_lens: bool | None
+    arc_mask: np.ndarray | None = None
+    marks_on_arc: bool | None = None
+    image: bytes | None = None
+
+
+def marks_touch_arc(marks: list[tuple[float, float]], mask: np.ndarray, tolerance_px: int = 2) -> bool:
+    """True when any mark (x, y in north-up pixels) lies within ``tolerance_px`` of the arc mask."""
+    ny, nx = mask.shape
+    for x, y in marks:
+        i, j = int(round(y)), int(round(x))
+        lo_i, hi_i = max(0, i - tolerance_px), min(ny, i + tolerance_px + 1)
+        lo_j, hi_j = max(0, j - tolerance_px), min(nx, j + tolerance_px + 1)
+        if lo_i < hi_i and lo_j < hi_j and mask[lo_i:hi_i, lo_j:hi_j].any():
+            return True
+    return False
 
 
 class ClassifySession:
-    """Serve subjects to ``user`` and record their votes in ``store``."""
+    """Serve subjects to ``user`` and record their votes in ``store``.
+
+    ``training_only`` serves training subjects only (the tutorial's practice round);
+    ``rate_scale`` multiplies the training mix (a teacher setting).
+    """
 
     def __init__(self, store: Store, user: str, *, seed: int | None = None, prefetch: int = 6,
-                 session_id: str | None = None) -> None:
+                 session_id: str | None = None, rate_scale: float = 1.0, training_only: bool = False,
+                 max_votes_detected: int = 30) -> None:
         self.store = store
         self.user = user
         self.session_id = session_id
         self.rng = np.random.default_rng(seed)
         self.prefetch = prefetch
+        self.rate_scale = rate_scale
+        self.training_only = training_only
+        self.max_votes_detected = max_votes_detected
+        self.data_dir = Path(store.settings.data_dir)
         self._queue: collections.deque[Shown] = collections.deque()
-        self._labels: dict[str, int] = {}
-        self._images: dict[str, str | None] = {}
+        self._truth: dict[str, tuple[int, str | None]] = {}  # subject -> (label, mask ref); kernel only
+        self._refs: dict[str, tuple[str | None, str | None]] = {}  # subject -> (image, cube)
         mine = store.sql("SELECT subject FROM votes WHERE user_id = ?", [user])
         self.seen: set[str] = set(mine["subject"])
-        self.n_done = len(self.seen)
+        self.n_done = int(store.sql("SELECT count(*) AS n FROM votes WHERE user_id = ? AND retracted_at IS NULL",
+                                    [user])["n"].iloc[0])
         self.current: Shown | None = None
-        self.last_vote: str | None = None
+        self._last: tuple[str, Shown, float] | None = None  # (vote id, what was shown, when)
         self._advance()
 
     # ------------------------------------------------------------------ queue
     def _refill(self) -> None:
-        pool = self.store.sql(_POOL_SQL)
-        self._labels.update(zip(pool["subject"], pool["label"].astype(int)))
-        self._images.update(zip(pool["subject"], pool["image"]))
+        pool = self.store.sql(_POOL_SQL, [self.max_votes_detected])
+        for row in pool.itertuples(index=False):
+            self._truth[row.subject] = (int(row.label), row.mask if isinstance(row.mask, str) else None)
+            self._refs[row.subject] = (row.image, row.cube)
+        if self.training_only:
+            pool = pool[pool["label"] != -1]
         queued = {s.subject for s in self._queue} | ({self.current.subject} if self.current else set())
-        plan = plan_queue(pool, self.seen | queued, 3 * self.prefetch, self.n_done + len(self._queue), self.rng)
+        scale = 1e6 if self.training_only else self.rate_scale
+        plan = plan_queue(pool, self.seen | queued, 3 * self.prefetch, self.n_done + len(self._queue), self.rng,
+                          rate_scale=scale)
         for subject in plan:
-            self._queue.append(Shown(subject, self._read_image(subject), 0.0))
+            self._queue.append(Shown(subject, self._read_image(subject)))
 
     def _read_image(self, subject: str) -> bytes | None:
-        ref = self._images.get(subject)
+        ref = self._refs.get(subject, (None, None))[0]
         if not ref:
             return None
         try:
-            data = (Path(self.store.settings.data_dir) / ref).read_bytes()
-        except OSError:
+            data = cubes.read_image(self.data_dir, ref)
+        except (OSError, ValueError):
             log.warning("image of subject %s is missing (%s)", subject, ref)
             return None
         return data if data[:2] == b"\xff\xd8" or data[:4] == b"\x89PNG" else None
@@ -100,9 +146,39 @@ class ClassifySession:
         if self.current is not None:
             self.current.shown_at = time.monotonic()
 
+    # ------------------------------------------------------------------ pictures
+    def picture(self, stretch: str = "viewer", zoom: int = 1, shown: Shown | None = None) -> bytes | None:
+        """JPEG of the current subject in a stretch (see ``STRETCHES``) and zoom (centre crop)."""
+        shown = shown or self.current
+        if shown is None:
+            return None
+        if stretch == "viewer" and zoom == 1:
+            return shown.image
+        key = (stretch, zoom)
+        if key not in shown._renders:
+            from . import cubes, render  # numpy-only modules; imported on first use
+            cube_ref = self._refs.get(shown.subject, (None, None))[1]
+            if not cube_ref:
+                return None
+            try:
+                cube = cubes.load_cube(self.data_dir, cube_ref)
+            except (OSError, ValueError):
+                log.warning("cube of subject %s cannot be read (%s)", shown.subject, cube_ref)
+                return None
+            rgb = render.render(cube, stretch)
+            if zoom > 1:
+                half = NPIX // (2 * zoom)
+                c = rgb.shape[0] // 2
+                rgb = rgb[c - half:c + half + 1, c - half:c + half + 1]
+            shown._renders[key] = render.encode_jpeg(rgb)
+        return shown._renders[key]
+
     # ------------------------------------------------------------------ votes
     def vote(self, answer: int, marks: list[tuple[float, float]] | None = None) -> Feedback:
-        """Store the vote on the current subject, move on, and say whether it was right."""
+        """Store the vote on the current subject, move on, and say whether it was right.
+
+        ``marks`` are (x, y) in north-up image pixels of the full 101 x 101 cutout.
+        """
         shown = self.current
         if shown is None:
             raise RuntimeError("there is no subject to classify")
@@ -111,12 +187,45 @@ class ClassifySession:
                                       session=self.session_id)
         self.seen.add(shown.subject)
         self.n_done += 1
-        self.last_vote = vote_id
-        label = self._labels.get(shown.subject, -1)
+        self._last = (vote_id, shown, time.monotonic())
         self._advance()
+        return self._feedback(vote_id, shown, int(answer), marks)
+
+    def _feedback(self, vote_id: str, shown: Shown, answer: int, marks) -> Feedback:
+        label, mask_ref = self._truth.get(shown.subject, (-1, None))
         if label == -1:
-            return Feedback(vote_id, None, None)
-        return Feedback(vote_id, bool(answer) == (label == 1), label == 1)
+            return Feedback(vote_id, shown.subject, answer, None, None, image=shown.image)
+        is_lens = label == 1
+        mask = on_arc = None
+        if is_lens and mask_ref:
+            try:
+                from .cubes import load_mask
+                mask = np.flipud(load_mask(self.data_dir, mask_ref))  # FITS rows run south to north
+            except (OSError, ValueError):
+                mask = None
+        correct = bool(answer) == is_lens
+        if is_lens and answer == 1 and marks and mask is not None:
+            on_arc = marks_touch_arc(marks, mask)
+            correct = on_arc  # a lens vote on a mock counts as found only if the marks touch the arc
+        return Feedback(vote_id, shown.subject, answer, correct, is_lens, mask, on_arc, shown.image)
+
+    def can_undo(self) -> bool:
+        return self._last is not None and time.monotonic() - self._last[2] <= UNDO_SECONDS
+
+    def undo(self) -> bool:
+        """Take back the last vote (kept as a retraction) and show its subject again."""
+        if not self.can_undo():
+            return False
+        vote_id, shown, _ = self._last
+        self.store.retract_vote(vote_id, self.user)
+        self._last = None
+        if self.current is not None:
+            self._queue.appendleft(self.current)
+        self.seen.discard(shown.subject)
+        self.n_done -= 1
+        self.current = shown
+        shown.shown_at = time.monotonic()
+        return True
 
     def skip(self) -> None:
         """Move on without a vote (a skip is never a 'not a lens')."""
@@ -124,8 +233,10 @@ class ClassifySession:
             self.seen.add(self.current.subject)
         self._advance()
 
-    def pool_size(self) -> int:
-        return len(self._queue) + (self.current is not None)
+    # ------------------------------------------------------------------ favourites and comments
+    def annotate(self, *, favourite: bool | None = None, comment: str | None = None) -> None:
+        if self.current is not None:
+            self.store.annotate(self.user, self.current.subject, favourite=favourite, comment=comment)
 
 
 def votes_of(store: Store, user: str) -> pd.DataFrame:

@@ -25,7 +25,7 @@ def test_votes_clicked_in_the_browser_land_in_the_store(tmp_path):
         assert page.locator("img.lf-image").count() == 1
         page.screenshot(path=str(tmp_path / "classify.png"))
     votes = store.votes()
-    assert votes["user_id"].unique().tolist() == ["Ada Lovelace"]
+    assert votes["user_id"].unique().tolist() == ["u-ada-lovelace"]
     assert votes["answer"].tolist() == answers
     assert votes["subject"].is_unique
     store.close()

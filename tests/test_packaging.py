@@ -46,3 +46,22 @@ def test_readme_has_two_commands_and_ci_runs_the_test_one():
     assert commands == ["make run", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "?urlpath=voila/render/apps/classify.ipynb" in readme
+
+
+def test_every_module_imports_without_heavy_dependencies():
+    """All modules compile and import; pages' modules do not pull lenstronomy or astropy in."""
+    import importlib
+    import pkgutil
+    import subprocess
+    import sys
+
+    import lensfinder_nb
+    names = [m.name for m in pkgutil.walk_packages(lensfinder_nb.__path__, "lensfinder_nb.")
+             if not m.name.endswith("__main__")]
+    for name in names:
+        importlib.import_module(name)
+    code = ("import sys, lensfinder_nb.ui.pages, lensfinder_nb.ui.classify, lensfinder_nb.ui.guide, "
+            "lensfinder_nb.session, lensfinder_nb.store; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lenstronomy', 'astropy', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

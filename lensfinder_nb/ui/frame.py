@@ -83,11 +83,14 @@ class PageFrame(w.VBox):
 
     def sign_in_form(self, on_signed_in: Callable[[Identity], None]) -> w.Widget:
         """Name box + Start button; a new person gets a personal link with their key."""
-        name = w.Text(placeholder=self.t("signin.placeholder"), description=self.t("signin.name"))
+        name = w.Text(placeholder=self.t("signin.placeholder"), description=self.t("signin.name"),
+                      continuous_update=False)
         go = w.Button(description=self.t("signin.start"), button_style="primary")
 
         @self.guard("what.signin")
         def submit(_=None) -> None:
+            if self.identity is not None or not name.value.strip():
+                return  # Enter and the button can both fire; an empty box is not a name
             try:
                 who = sign_up(self.store, name.value)
             except IdentityError as exc:
@@ -99,7 +102,7 @@ class PageFrame(w.VBox):
             on_signed_in(who)
 
         go.on_click(submit)
-        name.on_submit(submit)
+        name.observe(submit, names="value")  # Enter in the box
         return w.HBox([name, go])
 
     def signed_in_banner(self) -> w.HTML:

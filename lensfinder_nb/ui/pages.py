@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import os
-import re
 import uuid
 
 import ipywidgets as w
 
-from .common import ErrorArea, escape, guarded
+from .common import escape
+from .frame import PageFrame
 
-__all__ = ["classify_page"]
+__all__ = ["classify_page", "tutorial_page", "query_string", "PRACTICE_ROUND"]
 
-_NAME = re.compile(r"^[\w .'-]{1,40}$", re.UNICODE)
+PRACTICE_ROUND = 10
+
+
+def query_string() -> str:
+    """The page's query string (untrusted): set by Voilà per request, or awaited in a pre-heated kernel."""
+    qs = os.environ.get("QUERY_STRING")
+    if qs is not None:
+        return qs
+    try:
+        from voila.utils import get_query_string
+    except ImportError:  # plain JupyterLab without Voilà
+        return ""
+    return get_query_string() or ""
 
 
 def _open_store():
@@ -20,37 +32,86 @@ def _open_store():
     return open_store()
 
 
-def classify_page() -> w.Widget:
-    """Sign in with a display name (or the JupyterHub user), then classify."""
-    errors = ErrorArea()
-    store = _open_store()
-    body = w.VBox()
-    page = w.VBox([w.HTML("<h2>lensfinder: is there a strong lens?</h2>"), errors, body])
+def _start(page: str, render, query: str | None) -> PageFrame:
+    frame = PageFrame(page, _open_store(), query_string=query_string() if query is None else query, render=render)
+    frame.resolve_identity()
+    frame.refresh()
+    return frame
 
-    def start(user: str) -> None:
+
+def _sign_in_body(frame: PageFrame) -> list[w.Widget]:
+    return [w.HTML(f"<p>{escape(frame.t(f'{frame.page}.signin_intro'))}</p>"),
+            frame.sign_in_form(lambda _who: frame.refresh())]
+
+
+def classify_page(query: str | None = None) -> PageFrame:
+    """Sign in (or arrive with a personal link / JupyterHub), then classify."""
+
+    def render(frame: PageFrame) -> None:
         from ..session import ClassifySession
         from .classify import ClassifyView
-        session = ClassifySession(store, user, session_id=uuid.uuid4().hex[:12])
-        body.children = [w.HTML(f"Signed in as <b>{escape(user)}</b>"), ClassifyView(session)]
-
-    hub_user = os.environ.get("JUPYTERHUB_USER")
-    if hub_user:
-        start(hub_user)
-        return page
-
-    name = w.Text(placeholder="your name", description="Name")
-    go = w.Button(description="Start", button_style="primary")
-
-    @guarded(errors, "what.signin")
-    def on_go(_=None) -> None:
-        text = name.value.strip()
-        if not _NAME.match(text):
-            errors.show("Please type a name of 1-40 letters, digits, spaces, dots, dashes or apostrophes.")
+        from .guide import FieldGuide
+        if frame.identity is None:
+            frame.body.children = _sign_in_body(frame)
             return
-        errors.clear()
-        start(text)
+        store = frame.store
+        session = getattr(frame, "session", None)
+        if session is None:
+            session = frame.session = ClassifySession(
+                store, frame.identity.user_id, session_id=uuid.uuid4().hex[:12],
+                rate_scale=float(store.get_setting("training_rate_scale", 1.0)))
+        guide = FieldGuide(store.settings.data_dir, frame.t)
+        frame.view = ClassifyView(session, frame.t, feedback=bool(store.get_setting("feedback", True)),
+                                  errors=frame.errors, guide=guide)
+        frame.body.children = [frame.signed_in_banner(), frame.view]
 
-    go.on_click(on_go)
-    name.on_submit(on_go)
-    body.children = [w.HBox([name, go])]
-    return page
+    return _start("classify", render, query)
+
+
+def tutorial_page(query: str | None = None) -> PageFrame:
+    """What a strong lens is, the field guide, a practice round with feedback, then a link to classify."""
+
+    def render(frame: PageFrame) -> None:
+        from ..guide import load_guide
+        from ..session import ClassifySession
+        from .classify import ClassifyView
+        from .guide import FieldGuide
+        t, store = frame.t, frame.store
+        data_dir = store.settings.data_dir
+        intro = w.HTML("".join(f"<p>{escape(t(f'tutorial.intro{k}'))}</p>" for k in (1, 2, 3)))
+        examples = []
+        for entry in [e for e in load_guide(data_dir) if e["section"] == "lens"]:
+            try:
+                data = (data_dir / entry["image"]).read_bytes()
+            except OSError:
+                continue
+            pic = w.Image(value=data, format="jpeg", layout=w.Layout(width="202px", height="202px"))
+            pic.add_class("lf-image")
+            title = t("guide." + entry["id"] + ".title")
+            examples.append(w.VBox([pic, w.HTML(escape(title))]))
+        parts = [intro, w.HBox(examples), w.HTML(f"<p>{escape(t('tutorial.lookalikes'))}</p>"),
+                 FieldGuide(data_dir, t, open_=True)]
+        if frame.identity is None:
+            frame.body.children = parts + _sign_in_body(frame)
+            return
+        practice = getattr(frame, "practice", None)
+        if practice is None:
+            practice = frame.practice = ClassifySession(store, frame.identity.user_id, training_only=True,
+                                                        session_id="tutorial-" + uuid.uuid4().hex[:8])
+            frame.practice_start, frame.practice_right = practice.n_done, 0
+        done = w.HTML()
+
+        def after_vote(fb) -> None:
+            frame.practice_right += bool(fb.correct)
+            n = practice.n_done - frame.practice_start
+            if n >= PRACTICE_ROUND or practice.current is None:
+                frame.view.lens_button.disabled = frame.view.not_button.disabled = True
+                done.value = (f"<h3>{escape(t('tutorial.done', right=frame.practice_right, n=n))}</h3>"
+                              f"<p><a href=\"{escape(frame.link('classify'))}\">{escape(t('tutorial.go'))}</a></p>")
+
+        frame.view = ClassifyView(practice, t, feedback=True, errors=frame.errors, on_vote=after_vote)
+        frame.body.children = parts + [frame.signed_in_banner(),
+                                       w.HTML(f"<h3>{escape(t('tutorial.practice', n=PRACTICE_ROUND))}</h3>"),
+                                       frame.view, done]
+
+    return _start("tutorial", render, query)
