@@ -23,6 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_db_option(p)
     p.set_defaults(func=_serve)
 
+    p = sub.add_parser("guide", help="build the field-guide pictures (lens types and look-alikes) if missing")
+    add_db_option(p)
+    p.set_defaults(func=_guide)
+
+
+def _guide(args: argparse.Namespace) -> int:
+    from ..guide import ensure_guide
+    entries = ensure_guide(db_path_from(args).parent)
+    print(f"field guide: {len(entries)} pictures in {db_path_from(args).parent / 'guide'}")
+    return 0
+
 
 def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> list[str]:
     """The Voilà command line for the apps folder (tree mode: every page under /voila/render/)."""
@@ -44,9 +55,14 @@ def _serve(args: argparse.Namespace) -> int:
         from ._common import progress
         print("The store is empty: building the demo data first.", flush=True)
         print(build_demo(store, seed=0, progress=progress), flush=True)
+    from ..guide import ensure_guide
+    ensure_guide(store.settings.data_dir)
     env = dict(os.environ, LENSFINDER_DB=str(db_path_from(args)))
     url = f"http://127.0.0.1:{args.port}/voila/render/classify.ipynb"
     print(f"Serving lensfinder at {url}  (tree: http://127.0.0.1:{args.port}/)  Ctrl-C stops.", flush=True)
+    from ..identity import new_teacher_key
+    print(f"Teacher's dashboard (keep this link private; a new one is made at each start): "
+          f"http://127.0.0.1:{args.port}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
     proc = subprocess.Popen(voila_command(args.port, pool_size=args.pool_size, cull_idle_s=args.cull_idle_s),
                             cwd=PROJECT_ROOT, env=env)
     try:
