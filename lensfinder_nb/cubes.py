@@ -4,6 +4,9 @@ Everything lives under the *data folder* (the folder of the DuckDB file) and is 
 a path relative to it, so a data folder can be moved or zipped as a whole:
 
 * ``images/<subject>.jpg`` - the pre-rendered display picture (north up);
+* ``images/<batch>.jpgs#<offset>:<length>`` - one picture inside a batch file holding many
+  pictures back to back (thousands of tiny files are slow to write and to copy); read any
+  picture reference with :func:`read_image`;
 * ``cubes/<batch>.npy`` - a batch of cubes, float32 of shape (n, 3, ny, nx), bands g, r, z,
   FITS orientation (row 0 south), nanomaggies; one cube is ``"cubes/<batch>.npy#<i>"``.
   Batches are read memory-mapped, so loading one cube touches only its own pages;
@@ -39,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_batch", "write_image", "load_cube", "load_mask", "mock_ref", "parse_ref"]
+__all__ = ["write_batch", "write_image", "write_images", "read_image", "load_cube", "load_mask", "mock_ref",
+           "parse_ref"]
 
 MOCK_PREFIX = "mock:"
 # the arc is always a batch item, so the first "+" after "#<i>" separates it from the background
@@ -100,6 +104,52 @@ def write_image(data_dir: str | os.PathLike, name: str, data: bytes, ext: str = 
     rel = f"images/{name}.{ext}"
     _atomic_write(Path(data_dir) / rel, lambda fh: fh.write(data))
     return rel
+
+
+def write_images(data_dir: str | os.PathLike, name: str, blobs: list[bytes], ext: str = "jpgs") -> list[str]:
+    """Write pictures back to back into ``images/<name>.<ext>`` atomically; one reference each.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> refs = write_images(folder, "batch-000", [b"\\xff\\xd8one", b"\\xff\\xd8two!"])
+    >>> refs
+    ['images/batch-000.jpgs#0:5', 'images/batch-000.jpgs#5:6']
+    >>> read_image(folder, refs[1])
+    b'\\xff\\xd8two!'
+    """
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"image name must be a plain file stem, got {name!r}")
+    rel = f"images/{name}.{ext}"
+    refs, offset = [], 0
+    for blob in blobs:
+        refs.append(f"{rel}#{offset}:{len(blob)}")
+        offset += len(blob)
+    _atomic_write(Path(data_dir) / rel, lambda fh: fh.write(b"".join(blobs)))
+    return refs
+
+
+def read_image(data_dir: str | os.PathLike, ref: str) -> bytes:
+    """The bytes of a picture: ``images/<name>.jpg`` (a whole file) or ``<file>#<offset>:<length>``.
+
+    Raises ``FileNotFoundError`` (``OSError``) if the file is missing, ``ValueError`` for a
+    malformed or truncated reference or one that leaves the data folder.
+    """
+    path, sep, span = str(ref).partition("#")
+    full = Path(data_dir) / path
+    if not full.resolve().is_relative_to(Path(data_dir).resolve()):
+        raise ValueError(f"picture reference {ref!r} points outside the data folder")
+    if not sep:
+        return full.read_bytes()
+    try:
+        offset, length = (int(v) for v in span.split(":"))
+    except ValueError:
+        raise ValueError(f"a picture in a batch file is '<file>#<offset>:<length>', got {ref!r}") from None
+    with open(full, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(length)
+    if len(data) != length or offset < 0:
+        raise ValueError(f"{path} is too short for {ref!r}")
+    return data
 
 
 def mock_ref(arc_ref: str, background_ref: str) -> str:

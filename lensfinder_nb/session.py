@@ -32,13 +32,10 @@ NPIX = 101
 _POOL_SQL = """
 SELECT s.subject, s.label, s.image, s.cube,
        json_extract_string(s.params, '$.mask') AS mask,
-       coalesce(v.n_votes, 0) AS n_votes,
-       coalesce(s.label = -1 AND (sc.status = 'rejected'
-                OR (sc.status = 'detected' AND coalesce(v.n_votes, 0) >= ?)), false) AS retired
+       coalesce(v.n_votes, 0) AS n_votes
 FROM subjects s
 LEFT JOIN (SELECT subject, count(*) AS n_votes FROM votes WHERE retracted_at IS NULL GROUP BY subject) v
        USING (subject)
-LEFT JOIN scores sc ON sc.subject = s.subject AND sc.method = 'swap'
 """
 
 
@@ -115,7 +112,9 @@ class ClassifySession:
 
     # ------------------------------------------------------------------ queue
     def _refill(self) -> None:
-        pool = self.store.sql(_POOL_SQL, [self.max_votes_detected])
+        from .scoring.retirement import retired_subjects  # the one place the retirement rule lives
+        pool = self.store.sql(_POOL_SQL)
+        pool["retired"] = pool["subject"].isin(retired_subjects(self.store, max_votes_detected=self.max_votes_detected))
         for row in pool.itertuples(index=False):
             self._truth[row.subject] = (int(row.label), row.mask if isinstance(row.mask, str) else None)
             self._refs[row.subject] = (row.image, row.cube)
@@ -132,10 +131,11 @@ class ClassifySession:
         ref = self._refs.get(subject, (None, None))[0]
         if not ref:
             return None
+        from .cubes import read_image
         try:
-            data = cubes.read_image(self.data_dir, ref)
+            data = read_image(self.data_dir, ref)
         except (OSError, ValueError):
-            log.warning("image of subject %s is missing (%s)", subject, ref)
+            log.warning("image of subject %s cannot be read (%s)", subject, ref)
             return None
         return data if data[:2] == b"\xff\xd8" or data[:4] == b"\x89PNG" else None
 

@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import hashlib
@@ -35,6 +36,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -324,6 +326,60 @@ class Store:
             con.execute("COMMIT")
         return after - before
 
+    def import_votes_arrow(self, table: Any) -> int:
+        """Bulk-insert already-valid votes without per-row Python work; returns how many were new.
+
+        The fast path for large simulations and exports (millions of rows): ``table`` is a
+        ``pyarrow.Table`` (or a DataFrame, converted once) with columns vote_id, user_id,
+        subject, answer (0/1), created_at, and optionally marks (JSON text), time_spent_s,
+        session.  Unlike :meth:`import_votes` nothing is parsed or generated per row: vote ids
+        must be given and unique within ``table``, answers must already be 0/1.  Unknown
+        subjects are refused (an anti-join in SQL) and ids already stored are skipped, all in
+        one transaction; seq follows created_at, ties in row order.
+        """
+        import pyarrow as pa
+
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(pd.DataFrame(table), preserve_index=False)
+        missing = [c for c in ("vote_id", "user_id", "subject", "answer", "created_at") if c not in table.column_names]
+        if missing:
+            raise StoreError(f"votes need the columns {missing}")
+        table = table.append_column("arrival", pa.array(range(table.num_rows), pa.int64()))
+        optional = {"marks": "NULL::JSON", "time_spent_s": "NULL::DOUBLE", "session": "NULL::VARCHAR"}
+        extra = ", ".join(c if c in table.column_names else f"{default} AS {c}" for c, default in optional.items())
+        with self._writer() as con:
+            con.register("_arrow", table)
+            bad = con.execute("""SELECT count(*) FILTER (WHERE answer IS NULL OR answer::INTEGER NOT IN (0, 1)),
+                                        count(*) FILTER (WHERE vote_id IS NULL OR user_id IS NULL OR created_at IS NULL),
+                                        count(*) - count(DISTINCT vote_id) FROM _arrow""").fetchone()
+            for n, what in zip(bad, ("answers that are not 0/1", "missing vote_id, user_id or created_at",
+                                     "repeated vote ids")):
+                if n:
+                    raise StoreError(f"{n} votes with {what}")
+            unknown = con.execute("SELECT DISTINCT n.subject FROM _arrow n ANTI JOIN subjects s "
+                                  "ON n.subject::VARCHAR = s.subject LIMIT 5").fetchall()
+            if unknown:
+                raise StoreError("unknown subject(s): " + ", ".join(repr(m[0]) for m in unknown))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                before = con.execute("SELECT count(*) FROM votes").fetchone()[0]
+                con.execute(f"""
+                    INSERT INTO votes (vote_id, seq, user_id, subject, answer, marks, created_at, time_spent_s, session)
+                    SELECT vote_id, (SELECT coalesce(max(seq), 0) FROM votes)
+                                    + row_number() OVER (ORDER BY created_at, arrival),
+                           user_id, subject, answer, marks, created_at, time_spent_s, session
+                    FROM (SELECT vote_id::VARCHAR AS vote_id, user_id::VARCHAR AS user_id,
+                                 subject::VARCHAR AS subject, answer::TINYINT AS answer,
+                                 created_at::TIMESTAMP AS created_at, arrival, {extra}
+                          FROM _arrow) n
+                    WHERE NOT EXISTS (SELECT 1 FROM votes v WHERE v.vote_id = n.vote_id)""")
+                after = con.execute("SELECT count(*) FROM votes").fetchone()[0]
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        return after - before
+
     # ------------------------------------------------------------------ folding
     def fold(self, blocking: bool = True) -> int:
         """Move journalled events into DuckDB; returns the number of events folded."""
@@ -375,6 +431,12 @@ class Store:
             return
         self._folder = threading.Thread(target=self._fold_loop, name="lensfinder-fold", daemon=True)
         self._folder.start()
+        _FOLDING.add(self)
+
+    def _stop_folder(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._folder is not None and self._folder is not threading.current_thread():
+            self._folder.join(timeout_s)
 
     def _fold_loop(self) -> None:
         interval = self.settings.fold_interval_s
@@ -418,10 +480,21 @@ class Store:
 
     def close(self) -> None:
         """Stop the folder thread and fold what this process wrote (best effort)."""
-        self._stop.set()
+        self._stop_folder()
         with self._write_mutex:
             self._journal.close()
         self.fold(blocking=False)
+
+
+_FOLDING: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_folders() -> None:
+    # A daemon thread still inside DuckDB when the interpreter finalises aborts the process
+    # (its forced unwind meets DuckDB's C++); stop them first.  Journals keep every vote anyway.
+    for store in list(_FOLDING):
+        store._stop_folder()
 
 
 def open_store(path: str | os.PathLike | None = None, **settings: Any) -> Store:

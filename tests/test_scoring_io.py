@@ -147,7 +147,87 @@ def test_cli_users_score_candidates(filled, tmp_path, scoring_cli, capsys):
 def test_every_scoring_command_has_help(scoring_cli):
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    for name in ("users", "score", "candidates"):
+    for name in ("users", "score", "candidates", "simulate-class"):
         assert sub.choices[name].description
         for action in sub.choices[name]._actions:
             assert action.help, (name, action.dest)
+
+
+def arrow_votes(rows: list[tuple], start: str = "2024-03-01") -> "pa.Table":
+    import pyarrow as pa
+    t0 = pd.Timestamp(start)
+    return pa.table({"vote_id": [r[0] for r in rows], "user_id": [r[1] for r in rows],
+                     "subject": [r[2] for r in rows], "answer": pa.array([r[3] for r in rows], pa.int8()),
+                     "created_at": [t0 + pd.Timedelta(seconds=r[4]) for r in rows]})
+
+
+def test_import_votes_arrow_inserts_valid_votes_once(store):
+    rows = [("a1", "ann", "S000", 1, 5), ("a2", "ann", "S008", 0, 1), ("a3", "bob", "S008", 1, 1)]
+    assert store.import_votes_arrow(arrow_votes(rows)) == 3
+    v = store.votes()
+    assert v["vote_id"].tolist() == ["a2", "a3", "a1"]            # seq follows created_at, ties in row order
+    assert v["seq"].tolist() == [1, 2, 3] and v["marks"].isna().all()
+    # ids already stored are skipped; a DataFrame works too
+    more = pd.DataFrame({"vote_id": ["a1", "a4"], "user_id": ["ann", "cy"], "subject": ["S000", "S009"],
+                         "answer": [1, 0], "created_at": pd.to_datetime(["2024-03-01", "2024-03-02"])})
+    assert store.import_votes_arrow(more) == 1
+    assert store.votes().set_index("vote_id").loc["a4", "seq"] == 4
+    assert code_votes(store.votes(), store.subjects()).n_users == 3
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([("b1", "ann", "NOPE", 1, 0)], "unknown subject"),
+    ([("b1", "ann", "S000", 2, 0)], "not 0/1"),
+    ([("b1", "ann", "S000", 1, 0), ("b1", "bob", "S001", 0, 0)], "repeated vote ids"),
+    ([("b1", None, "S000", 1, 0)], "missing vote_id, user_id"),
+])
+def test_import_votes_arrow_refuses_bad_tables_whole(store, rows, message):
+    from lensfinder_nb.store import StoreError
+    good = [("ok1", "ann", "S001", 1, 0)]
+    with pytest.raises(StoreError, match=message):
+        store.import_votes_arrow(arrow_votes(good + rows))
+    assert len(store.votes()) == 0                                 # all or nothing
+
+
+def test_first_occurrences_matches_unique_on_large_keys():
+    from lensfinder_nb.scoring._votes import first_occurrences
+    rng = np.random.default_rng(3)
+    key = rng.integers(0, 400_000, 300_000).astype(np.int64)      # many repeats, above the DuckDB cut-over
+    keep = first_occurrences(key)
+    _, first = np.unique(key, return_index=True)
+    expected = np.zeros(len(key), dtype=bool)
+    expected[first] = True
+    np.testing.assert_array_equal(keep, expected)
+    assert first_occurrences(np.arange(200_000, dtype=np.int64)) is None
+
+
+def test_retired_subjects_reads_the_stored_scores(filled):
+    from lensfinder_nb.scoring import retired_subjects
+    assert retired_subjects(filled) == set()                       # nothing scored yet
+    scores = pd.DataFrame({"subject": ["S000", "S004", "S008", "S009", "S010", "S011"],
+                           "probability": [1e-9, 1e-9, 0.99, 0.99, 1e-9, 0.5],
+                           "n_votes": 0, "status": ["rejected", "rejected", "detected", "detected", "rejected",
+                                                    "undecided"]})
+    filled.write_scores(scores, "swap")
+    # S008 and S009 have 4 counted voters each (a repeat and a retraction do not count)
+    assert retired_subjects(filled) == {"S010"}                    # training subjects never retire
+    assert retired_subjects(filled, max_votes_detected=4) == {"S008", "S009", "S010"}
+    assert retired_subjects(filled, method="majority") == set()
+
+
+def test_cli_score_all_and_simulate_class(store, tmp_path, scoring_cli, capsys):
+    db = str(store.path)
+    assert scoring_cli(["simulate-class", "--db", db, "--volunteers", "5", "--votes-per-volunteer", "8"]) == 0
+    assert "5 simulated students" in capsys.readouterr().err
+    store.fold()
+    n = len(store.votes())
+    assert 5 <= n <= 5 * 12
+    assert scoring_cli(["simulate-class", "--db", db, "--volunteers", "5", "--votes-per-volunteer", "8"]) == 0
+    assert ", 0 new" in capsys.readouterr().err
+    assert scoring_cli(["score", "--db", db, "--all"]) == 0
+    stored = store.sql("SELECT method, count(*) AS n FROM scores GROUP BY method ORDER BY method")
+    assert dict(zip(stored["method"], stored["n"])) == {m: 12 for m in
+                                                        ("dawid-skene", "majority", "swap", "swap-offline", "weighted")}
+    assert scoring_cli(["score", "--db", db, "--all", "--out", str(tmp_path / "x.csv")]) == 1
+    assert "--all uses each method's own thresholds" in capsys.readouterr().err
+    assert scoring_cli(["simulate-class", "--db", db, "--volunteers", "0"]) == 1

@@ -1,4 +1,4 @@
-"""``lensfinder users``, ``lensfinder score`` and ``lensfinder candidates``."""
+"""``lensfinder users``, ``score``, ``candidates`` and ``simulate-class``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Score every subject and replace the stored scores of the method.")
     add_db_option(p)
     p.add_argument("--method", choices=_METHODS, default="swap", help="aggregation method (default: swap)")
+    p.add_argument("--all", action="store_true", help="score and store every method, each with its own thresholds")
     p.add_argument("--out", type=Path, default=None, help="also write the scores to this table (.csv/.fits/.xml)")
     p.add_argument("--detect", type=float, default=None,
                    help="detected when probability > this (default: 0.95, or 0.5 for majority/weighted)")
@@ -42,6 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output table: .csv, .fits or .xml (VOTable)")
     p.set_defaults(func=_candidates)
 
+    p = subparsers.add_parser("simulate-class", help="a simulated class votes on the subjects (demo data for the "
+                              "analysis pages)", description="Add the votes of a simulated class of volunteers "
+                              "with realistic skills; the same seed adds nothing the second time.")
+    add_db_option(p)
+    p.add_argument("--volunteers", type=int, default=40, help="number of students (default: 40)")
+    p.add_argument("--votes-per-volunteer", type=int, default=None, metavar="N",
+                   help="mean votes per student (default: about 10 votes per unknown subject)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.set_defaults(func=_simulate_class)
+
 
 def _check_out(path: Path | None) -> None:
     from ..scoring.candidates import TABLE_FORMATS
@@ -58,11 +69,19 @@ def _users(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scores(args: argparse.Namespace, store):
-    from ..scoring import load_votes, score
+def _coded(store):
+    from ..scoring import load_votes
     try:
-        return score(load_votes(store), None, args.method, detect=args.detect, reject=getattr(args, "reject", None),
-                     min_votes=getattr(args, "min_votes", None))
+        return load_votes(store)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _scores(args: argparse.Namespace, store, coded=None):
+    from ..scoring import score
+    try:
+        return score(coded if coded is not None else _coded(store), None, args.method, detect=args.detect,
+                     reject=getattr(args, "reject", None), min_votes=getattr(args, "min_votes", None))
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -70,14 +89,35 @@ def _scores(args: argparse.Namespace, store):
 def _score(args: argparse.Namespace) -> int:
     from ..scoring import write_table
     _check_out(args.out)
+    if args.all and (args.out is not None or args.detect is not None or args.reject is not None
+                     or args.min_votes is not None):
+        raise CliError("--all uses each method's own thresholds and writes only to the store: "
+                       "drop --out, --detect, --reject and --min-votes")
     store = open_store_from(args)
-    scores = _scores(args, store)
-    store.write_scores(scores, args.method)
+    methods = _METHODS if args.all else (args.method,)
+    coded = _coded(store) if args.all else None
+    for method in methods:
+        args.method = method
+        scores = _scores(args, store, coded)
+        store.write_scores(scores, method)
+        counts = scores["status"].value_counts()
+        print(f"{method}: {len(scores)} subjects, {counts.get('detected', 0)} detected, "
+              f"{counts.get('rejected', 0)} rejected", file=sys.stderr)
     if args.out is not None:
         write_table(scores, args.out)
-    counts = scores["status"].value_counts()
-    print(f"{args.method}: {len(scores)} subjects, {counts.get('detected', 0)} detected, "
-          f"{counts.get('rejected', 0)} rejected", file=sys.stderr)
+    return 0
+
+
+def _simulate_class(args: argparse.Namespace) -> int:
+    from ..scoring import simulate_class
+    if args.volunteers < 1 or (args.votes_per_volunteer is not None and args.votes_per_volunteer < 1):
+        raise CliError("--volunteers and --votes-per-volunteer must be at least 1")
+    try:
+        result = simulate_class(open_store_from(args), n_volunteers=args.volunteers,
+                                votes_per_volunteer=args.votes_per_volunteer, seed=args.seed)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"{args.volunteers} simulated students: {len(result.votes)} votes, {result.n_new} new", file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,9 @@ from .fraction import majority, vote_weights, weighted
 from .load import load_votes
 from .methods import METHODS, default_thresholds, score
 from .metrics import confusion_matrices, skill_bits, swap_agent, volunteer_metrics
-from .retirement import Thresholds, retirement, tune_thresholds
+from .classroom import SimulatedClass, demo_truth, simulate_class
+from .retirement import (Thresholds, matched_training_scores, retired_subjects, retirement, tune_thresholds,
+                         tune_thresholds_matched)
 from .swap import swap, swap_offline, swap_reference, swap_trajectories
 
 __all__ = [
@@ -28,8 +30,9 @@ __all__ = [
     "majority", "weighted", "vote_weights", "swap", "swap_offline", "swap_reference", "swap_trajectories",
     "dawid_skene",
     "volunteer_metrics", "confusion_matrices", "skill_bits", "swap_agent",
-    "retirement", "tune_thresholds", "Thresholds",
+    "retirement", "retired_subjects", "tune_thresholds", "tune_thresholds_matched", "matched_training_scores",
+    "Thresholds",
     "candidates", "write_table",
-    "simulate_crowd", "SimulatedCrowd", "training_rate",
+    "simulate_crowd", "SimulatedCrowd", "training_rate", "simulate_class", "SimulatedClass", "demo_truth",
     "roc_auc", "completeness_at_fpr", "completeness_purity", "evaluate",
 ]

@@ -1,4 +1,9 @@
-"""Retirement (which subjects stop being shown) and thresholds tuned on the training set."""
+"""Retirement (which subjects stop being shown) and thresholds tuned on the training set.
+
+Training subjects are shown far more often than unknowns, so their scores are more extreme;
+:func:`tune_thresholds_matched` tunes on training scores made from as many votes as the
+unknowns get (see ``docs/scoring.md``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["retirement", "tune_thresholds", "Thresholds"]
+from ._votes import CodedVotes, as_coded, assign_status
+
+__all__ = ["retirement", "retired_subjects", "tune_thresholds", "tune_thresholds_matched", "matched_training_scores",
+           "Thresholds"]
 
 
 def retirement(scores: pd.DataFrame, votes_per_subject: pd.Series | None = None, *,
@@ -32,6 +40,30 @@ def retirement(scores: pd.DataFrame, votes_per_subject: pd.Series | None = None,
     if labels is not None:
         retired &= labels.reindex(s.index).fillna(-1).to_numpy() < 0
     return set(s.index[retired.to_numpy()])
+
+
+_RETIREMENT_SQL = """
+SELECT sc.subject, sc.probability, sc.status, coalesce(v.n, 0) AS n_votes, s.label
+FROM scores sc
+JOIN subjects s USING (subject)
+LEFT JOIN (SELECT subject, count(DISTINCT user_id) AS n FROM votes WHERE retracted_at IS NULL GROUP BY subject) v
+       USING (subject)
+WHERE sc.method = ?
+"""
+
+
+def retired_subjects(store, method: str = "swap", max_votes_detected: int = 30) -> set[str]:
+    """Unknown subjects the queue should stop showing, from the scores stored for ``method``.
+
+    The rule of :func:`retirement`: a rejected unknown retires at once; a detected one once
+    ``max_votes_detected`` people have voted on it (counted now, not when it was scored);
+    training subjects never retire.  Subjects without stored scores are not retired.
+    """
+    rows = store.sql(_RETIREMENT_SQL, [method])
+    if rows.empty:
+        return set()
+    return retirement(rows[["subject", "probability", "n_votes", "status"]], max_votes_detected=max_votes_detected,
+                      labels=rows.set_index("subject")["label"])
 
 
 @dataclass(frozen=True)
@@ -64,3 +96,72 @@ def tune_thresholds(scores: pd.DataFrame, labels: pd.Series, target_fpr: float =
     reject = float(min(sims[int(np.floor(target_missed * len(sims) + 1e-9))], detect))
     return Thresholds(detect=detect, reject=reject, fpr=float(np.mean(duds > detect)),
                       missed=float(np.mean(sims < reject)))
+
+
+def matched_training_scores(votes: pd.DataFrame | CodedVotes, subjects: pd.DataFrame | None = None,
+                            method: str = "swap", *, seed: int | None = 0, **options: object) -> pd.DataFrame:
+    """Scores in which every training subject has only as many votes as an unknown typically has.
+
+    Each training subject keeps its first ``n`` counted votes (time order), ``n`` drawn at
+    random from the unknown subjects' counted votes (zeros included).  For ``swap`` the
+    score is the online posterior after vote ``n`` (:func:`swap_trajectories`), so the
+    volunteers' skills still come from all their training votes; other methods are re-run on
+    the truncated votes.  Unknown subjects keep their full scores.  Columns as :func:`score`.
+    """
+    from .methods import default_thresholds, score
+    from .swap import SWAP_DEFAULTS, swap_trajectories
+
+    c = as_coded(votes, subjects)
+    rng = np.random.default_rng(seed)
+    n = c.votes_per_subject()
+    unknown_n = n[c.labels == -1]
+    if len(unknown_n) == 0:
+        raise ValueError("matching needs unknown subjects (label -1)")
+    train = np.flatnonzero(c.labels >= 0)
+    cap = np.full(c.n_subjects, np.iinfo(np.int64).max)
+    cap[train] = rng.choice(unknown_n, size=len(train))
+    full = score(c, None, method, **options)
+    if method == "swap":
+        prior = float(options.get("prior", SWAP_DEFAULTS["prior"]))
+        traj = swap_trajectories(c, prior=prior)
+        code = pd.Index(c.subjects).get_indexer(traj["subject"])
+        at = traj["k"].to_numpy() == cap[code]
+        prob = full["probability"].to_numpy(dtype=np.float64).copy()   # cap >= n: all votes
+        prob[cap == 0] = prior
+        prob[code[at]] = traj["probability"].to_numpy()[at]
+        t = default_thresholds(method)
+        t.update({k: v for k, v in options.items() if k in t})
+        out = full.copy()
+        n_cut = np.minimum(n, cap)
+        out.loc[train, "probability"] = prob[train]
+        out.loc[train, "n_votes"] = n_cut[train]
+        out.loc[train, "status"] = assign_status(prob, n_cut, t["detect"], t["reject"], t["min_votes"])[train]
+        return out
+    # time rank of each vote among its subject's votes (votes are in time order)
+    order = np.argsort(c.subject, kind="stable")
+    s = c.subject[order]
+    start = np.r_[True, s[1:] != s[:-1]]
+    first = np.maximum.accumulate(np.where(start, np.arange(len(s)), 0))
+    rank = np.empty(len(s), dtype=np.int64)
+    rank[order] = np.arange(len(s)) - first
+    keep = rank < cap[c.subject]
+    cut = CodedVotes(user=c.user[keep], subject=c.subject[keep], answer=c.answer[keep], time_us=c.time_us[keep],
+                     users=c.users, subjects=c.subjects, labels=c.labels)
+    out = full.copy()
+    part = score(cut, None, method, **options)
+    cols = ["probability", "n_votes", "status"]
+    out.loc[train, cols] = part.loc[train, cols].to_numpy()
+    return out
+
+
+def tune_thresholds_matched(votes: pd.DataFrame | CodedVotes, subjects: pd.DataFrame | None = None,
+                            method: str = "swap", target_fpr: float = 0.01, target_missed: float = 0.1, *,
+                            seed: int | None = 0, **options: object) -> Thresholds:
+    """:func:`tune_thresholds` on :func:`matched_training_scores`: thresholds that hold for unknowns.
+
+    ``fpr`` and ``missed`` of the result are measured on the matched training scores.
+    """
+    c = as_coded(votes, subjects)
+    scores = matched_training_scores(c, None, method, seed=seed, **options)
+    labels = pd.Series(c.labels, index=c.subjects)
+    return tune_thresholds(scores, labels, target_fpr=target_fpr, target_missed=target_missed)

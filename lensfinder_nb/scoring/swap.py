@@ -28,26 +28,29 @@ SWAP_DEFAULTS = {"prior": 2e-4, "detect": 0.95, "reject": 1e-7}
 def agent_history(c: CodedVotes) -> tuple[np.ndarray, np.ndarray]:
     """PL, PD of each vote's agent just *before* that vote, float64 shapes (n_votes,)."""
     lab = c.vote_label
-    inc = np.empty((len(lab), 4), dtype=np.int32)
-    inc[:, 0] = lab == 1                          # sims seen
-    inc[:, 1] = (lab == 1) & (c.answer == 1)      # sims called "lens"
-    inc[:, 2] = lab == 0                          # duds seen
-    inc[:, 3] = (lab == 0) & (c.answer == 0)      # duds called "not"
-    order = np.argsort(c.user, kind="stable")     # grouped by user, time order inside
-    grouped = inc[order]
-    before = np.cumsum(grouped, axis=0, dtype=np.int64) - grouped   # exclusive running totals
+    # Grouped by user, time order inside: a stable sort, radix for up to 65,536 users.
+    by = c.user.astype(np.uint16) if c.n_users <= 1 << 16 else c.user
+    order = np.argsort(by, kind="stable")
     u = c.user[order]
     start = np.ones(len(u), dtype=bool)
     start[1:] = u[1:] != u[:-1]
-    first = np.maximum.accumulate(np.where(start, np.arange(len(u)), 0))
-    before -= before[first]                       # restart the totals at each user
-    counts = np.empty_like(before)
-    counts[order] = before
-    return swap_agent(counts[:, 1], counts[:, 0]), swap_agent(counts[:, 3], counts[:, 2])
+    first = np.flatnonzero(start)
+    run = np.diff(np.append(first, len(u)))
+    lab_o, ans_o = lab[order], c.answer[order]
+    counts = []
+    for inc in (lab_o == 1, (lab_o == 1) & (ans_o == 1), lab_o == 0, (lab_o == 0) & (ans_o == 0)):
+        total = np.cumsum(inc, dtype=np.int32)
+        before = total - inc - np.repeat(total[first] - inc[first], run)   # exclusive, restarted per user
+        out = np.empty(len(u), dtype=np.int32)
+        out[order] = before
+        counts.append(out)
+    return swap_agent(counts[1], counts[0]), swap_agent(counts[3], counts[2])
 
 
 def _llr(answer: np.ndarray, pl: np.ndarray, pd_: np.ndarray) -> np.ndarray:
-    return np.where(answer == 1, np.log(pl / (1.0 - pd_)), np.log((1.0 - pl) / pd_))
+    """ln(PL / (1 - PD)) for a "lens" vote, ln((1 - PL) / PD) for a "not"."""
+    yes = answer == 1
+    return np.log(np.where(yes, pl, 1.0 - pl)) - np.log(np.where(yes, 1.0 - pd_, pd_))
 
 
 def _swap_logodds(c: CodedVotes, prior: float) -> tuple[np.ndarray, np.ndarray]:

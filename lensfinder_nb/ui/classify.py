@@ -75,6 +75,7 @@ class ClassifyView(w.VBox):
 
         self.image = w.Image(format="jpeg")
         self.image.add_class("lf-image")
+        self.image.add_class("lf-main")
         self.overlay = w.HTML()
         self.overlay.add_class("lf-overlay")
         self.stage = w.Box([self.image, self.overlay])
