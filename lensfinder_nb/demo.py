@@ -267,8 +267,11 @@ class _Builder:
         table = sky.draw_fields(n, rng, kind=kinds)
         images = sky.render_fields(table)
         label = 0 if group == "nonlens" else -1
-        for (_, row), cube in zip(sky.field_table(table).iterrows(), images):
-            self.rows.append({"group": group, "label": label, "field_kind": row["kind"], "conditions": row})
+        from .pipeline import central_galaxy_params  # where `lensfinder simulate` aligns mass and light
+        central = central_galaxy_params(table)
+        for (_, row), (_, light), cube in zip(sky.field_table(table).iterrows(), central.iterrows(), images):
+            self.rows.append({"group": group, "label": label, "field_kind": row["kind"], "conditions": row,
+                              "central": light})
             self.cubes.append(cube)
 
     def hide_lenses(self, n: int, s_galaxy, s_cluster) -> None:
@@ -345,6 +348,7 @@ class _Builder:
             params = _conditions_params(r["conditions"])
             if r["group"] == "nonlens":
                 params["field"] = r["field_kind"]
+                params.update({k: _json_value(v) for k, v in r["central"].items() if np.isfinite(v)})
             elif r["group"] == "mock":
                 params["host"] = r["field_kind"]
                 params.update({k: _json_value(v) for k, v in r["mock"].items() if k != "field"})
