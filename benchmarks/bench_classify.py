@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lensfinder_nb.cli.serve import voila_command
 from lensfinder_nb.demo import build_demo
 from lensfinder_nb.devtools import browser_page, voila_server
 from lensfinder_nb.guide import ensure_guide
@@ -105,9 +106,7 @@ def main() -> None:
           f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms (target p95 <= 150 ms)")
     print(f"open -> first image, fresh kernel per view: median {statistics.median(cold):.1f} s "
           f"(min {min(cold):.1f}, max {max(cold):.1f}) over {len(cold)} opens")
-    pool = ["--preheat_kernel=True", "--pool_size=1",
-            '--VoilaKernelManager.kernel_pools_config={"classify.ipynb": {"pool_size": 1}, '
-            '"default": {"pool_size": 0}}']
+    pool = [a for a in voila_command(0, pool_size=1) if "preheat" in a or "pool" in a]
     with voila_server(db, extra_args=pool) as base:
         time.sleep(15)  # the first pooled kernel starts
         warm = page_open(base, people[2], args.opens)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ __all__ = ["register", "voila_command"]
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)")
     p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
-    p.add_argument("--pool-size", type=int, default=0,
+    p.add_argument("--pool-size", type=int, default=1,
                    help="pre-started kernels for the classify page (0 to disable; each costs its memory)")
     p.add_argument("--cull-idle-s", type=int, default=900, help="shut kernels down after this many idle seconds")
     p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
@@ -44,7 +45,10 @@ def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> l
            "--MappingKernelManager.cull_connected=False",
            "--VoilaConfiguration.show_tracebacks=False"]
     if pool_size > 0:
-        cmd += ["--preheat_kernel=True", f"--pool_size={pool_size}"]
+        # Only the classify page gets pre-started kernels: each costs its full memory.
+        pools = json.dumps({"classify.ipynb": {"pool_size": pool_size}, "default": {"pool_size": 0}})
+        cmd += ["--preheat_kernel=True", f"--pool_size={pool_size}",
+                f"--VoilaKernelManager.kernel_pools_config={pools}"]
     return cmd
 
 
