@@ -212,7 +212,7 @@ def test_acknowledged_votes_survive_sigkill(store):
 
 
 def _late_writer(path: str, conn) -> None:
-    s = open_store(path)
+    s = open_store(path, fold_interval_s=3600)  # only the test's fold runs
     s.add_vote("late", "S000", 1, vote_id="first")
     conn.send("ready")
     conn.recv()
@@ -228,13 +228,15 @@ def test_vote_written_between_fold_read_and_writer_exit_is_kept(store, monkeypat
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_late_writer, args=(str(store.path), child))
     proc.start()
-    assert parent.recv() == "ready"
+    child.close()  # so that recv() fails instead of hanging if the writer dies
+    assert parent.poll(60) and parent.recv() == "ready"
     real_is_live = store_module.journal_is_live
 
     def writer_finishes_first(path):
-        parent.send("go")
-        assert parent.recv() == "done"
-        proc.join(30)
+        if proc.exitcode is None:  # the first journal looked at: let the writer finish now
+            parent.send("go")
+            assert parent.poll(60) and parent.recv() == "done"
+            proc.join(30)
         return real_is_live(path)
 
     monkeypatch.setattr(store_module, "journal_is_live", writer_finishes_first)
