@@ -11,6 +11,17 @@ from ._lens_galaxy import _draw_galaxy_lenses, _galaxy_caustics
 
 
 #: default ranges, (low, high) uniform unless noted; override with **ranges.
+#: the background source, the same at both scales: Sersic, unlensed r magnitude, blue colours
+_SOURCE_RANGES = {
+    "z_source": (1.0, 3.0),
+    "src_n_sersic": (0.5, 2.0),
+    "src_r_e_arcsec": (0.1, 0.6),
+    "src_q": (0.5, 1.0),
+    "src_mag_r": (21.5, 24.5),
+    "src_g_r": (0.0, 0.6),
+    "src_r_z": (-0.2, 0.6),
+}
+
 DEFAULT_RANGES = {
     "galaxy": {
         "theta_e_arcsec": (1.0, 3.0),
@@ -19,13 +30,7 @@ DEFAULT_RANGES = {
         "shear_gamma": (0.0, 0.1),
         "lens_offset_arcsec": 0.1,  # lens centre uniform in a square of this half-width
         "z_lens": (0.2, 0.7),
-        "z_source": (1.0, 3.0),
-        "src_n_sersic": (0.5, 2.0),
-        "src_r_e_arcsec": (0.1, 0.6),
-        "src_q": (0.5, 1.0),
-        "src_mag_r": (21.5, 24.5),
-        "src_g_r": (0.0, 0.6),
-        "src_r_z": (-0.2, 0.6),
+        **_SOURCE_RANGES,
         "source_region": "caustic",  # or "multiple": inside the caustic or the cut
     },
     "cluster": {
@@ -37,13 +42,7 @@ DEFAULT_RANGES = {
         "shear_gamma": (0.0, 0.1),
         "lens_offset_arcsec": 0.3,
         "z_lens": (0.1, 0.6),
-        "z_source": (1.0, 3.0),
-        "src_n_sersic": (0.5, 2.0),
-        "src_r_e_arcsec": (0.1, 0.6),
-        "src_q": (0.5, 1.0),
-        "src_mag_r": (21.5, 24.5),
-        "src_g_r": (0.0, 0.6),
-        "src_r_z": (-0.2, 0.6),
+        **_SOURCE_RANGES,
         "source_region": "caustic",
     },
 }
