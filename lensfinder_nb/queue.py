@@ -32,19 +32,25 @@ def training_rate(n_done: int, schedule: tuple[tuple[int, float], ...] = TRAININ
 
 
 def plan_queue(pool: pd.DataFrame, seen: set[str], n: int, n_done: int, rng: np.random.Generator,
-               rate_scale: float = 1.0) -> list[str]:
+               rate_scale: float = 1.0, unknown_order: list[str] | None = None) -> list[str]:
     """The next ``n`` subject ids for one person.
 
     ``pool`` columns: subject, label (1/0/-1), n_votes (votes so far), retired (bool).
     Unknowns are taken fewest-votes first (random among equals); each slot is a training
     subject with probability :func:`training_rate` at that point; when one kind runs out the
-    other fills in.
+    other fills in.  ``unknown_order`` (machine routing) replaces the fewest-votes order of
+    the unknowns it lists; unknowns it leaves out follow, fewest votes first.
     """
     fresh = pool[~pool["subject"].isin(seen) & ~pool["retired"].astype(bool)]
     unknown = fresh[fresh["label"] == -1]
     training = fresh[fresh["label"] != -1]
     # fewest votes first; a random key breaks ties so two people do not march in step
     unknown = unknown.assign(_r=rng.random(len(unknown))).sort_values(["n_votes", "_r"])["subject"].tolist()
+    if unknown_order is not None:
+        live = set(unknown)
+        first = [s for s in unknown_order if s in live]
+        chosen = set(first)
+        unknown = first + [s for s in unknown if s not in chosen]
     training = training.assign(_r=rng.random(len(training))).sort_values(["n_votes", "_r"])["subject"].tolist()
     out: list[str] = []
     iu = it = 0

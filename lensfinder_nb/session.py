@@ -39,6 +39,17 @@ LEFT JOIN (SELECT subject, count(*) AS n_votes FROM votes WHERE retracted_at IS 
 """
 
 
+# The person's PL and PD from their training votes so far (SWAP's pseudo-counts), for routing.
+_ROUTING_SQL = """
+SELECT least(0.99, greatest(0.01, (2 + count(*) FILTER (s.label = 1 AND v.answer = 1))
+                                  / (4 + count(*) FILTER (s.label = 1)))) AS pl,
+       least(0.99, greatest(0.01, (2 + count(*) FILTER (s.label = 0 AND v.answer = 0))
+                                  / (4 + count(*) FILTER (s.label = 0)))) AS pd
+FROM votes v JOIN subjects s USING (subject)
+WHERE v.user_id = ? AND v.retracted_at IS NULL
+"""
+
+
 @dataclass
 class Shown:
     """A subject on screen; ``image`` is the stored JPEG or None when it cannot be read."""
@@ -89,7 +100,7 @@ class ClassifySession:
 
     def __init__(self, store: Store, user: str, *, seed: int | None = None, prefetch: int = 6,
                  session_id: str | None = None, rate_scale: float = 1.0, training_only: bool = False,
-                 max_votes_detected: int = 30) -> None:
+                 max_votes_detected: int = 30, routing: bool = False) -> None:
         self.store = store
         self.user = user
         self.session_id = session_id
@@ -98,6 +109,7 @@ class ClassifySession:
         self.rate_scale = rate_scale
         self.training_only = training_only
         self.max_votes_detected = max_votes_detected
+        self.routing = routing
         self.data_dir = Path(store.settings.data_dir)
         self._queue: collections.deque[Shown] = collections.deque()
         self._truth: dict[str, tuple[int, str | None]] = {}  # subject -> (label, mask ref); kernel only
@@ -122,10 +134,32 @@ class ClassifySession:
             pool = pool[pool["label"] != -1]
         queued = {s.subject for s in self._queue} | ({self.current.subject} if self.current else set())
         scale = 1e6 if self.training_only else self.rate_scale
+        order = self._routed(pool, self.seen | queued) if self.routing and not self.training_only else None
         plan = plan_queue(pool, self.seen | queued, 3 * self.prefetch, self.n_done + len(self._queue), self.rng,
-                          rate_scale=scale)
+                          rate_scale=scale, unknown_order=order)
         for subject in plan:
             self._queue.append(Shown(subject, self._read_image(subject)))
+
+    def _routed(self, pool: pd.DataFrame, exclude: set[str]) -> list[str]:
+        """Unknowns in the order where this person's vote helps most: the SWAP posterior with the
+        machine's measured evidence added, and the person's skill.  Machine scores stay in the
+        kernel, never on the page."""
+        from .machine.combine import combine, skill_from_store
+        from .machine.routing import route
+        from .scoring.metrics import skill_bits
+        agent = self.store.sql(_ROUTING_SQL, [self.user])
+        skill = float(skill_bits(np.array(agent["pl"].iloc[0]), np.array(agent["pd"].iloc[0])))
+        crowd = self.store.sql("SELECT subject, probability, n_votes FROM scores WHERE method = 'swap'")
+        machine = self.store.sql("SELECT subject, arg_max(score, created_at) AS score FROM machine_scores "
+                                 "GROUP BY subject")
+        try:
+            posterior = combine(crowd, machine, skill_from_store(self.store))[["subject", "probability"]]
+        except ValueError:  # no machine measured on held-out training subjects yet: the crowd alone
+            posterior = crowd[["subject", "probability"]]
+        candidates = pool[~pool["subject"].isin(exclude)].merge(
+            posterior.rename(columns={"probability": "posterior"}), on="subject", how="left")
+        candidates = candidates.merge(machine.rename(columns={"score": "machine_score"}), on="subject", how="left")
+        return route(candidates, skill, 3 * self.prefetch, self.rng)
 
     def _read_image(self, subject: str) -> bytes | None:
         ref = self._refs.get(subject, (None, None))[0]

@@ -22,6 +22,7 @@ def test_votes_clicked_in_the_browser_land_in_the_store(tmp_path):
         for k, answer in enumerate(answers):
             (lens if answer else not_lens).click()
             page.get_by_text(f"{k + 1} classified").wait_for(timeout=15_000)
+        page.locator("img.lf-main").wait_for(timeout=30_000)
         assert page.locator("img.lf-main").count() == 1
         page.screenshot(path=str(tmp_path / "classify.png"))
     votes = store.votes()

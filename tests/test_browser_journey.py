@@ -75,6 +75,7 @@ def test_journey_from_tutorial_to_teacher(demo):
         for k in range(10):
             (lens if k % 2 else not_lens).click()
             page.get_by_text(f"{k + 1} classified").wait_for(timeout=30_000)
+            page.locator(".lf-right, .lf-wrong").first.wait_for(timeout=30_000)  # updates arrive one by one
             assert page.locator(".lf-right, .lf-wrong").count() == 1
         page.get_by_text("Practice done").wait_for(timeout=30_000)
         if SHOTS:
@@ -116,6 +117,7 @@ def test_journey_from_tutorial_to_teacher(demo):
         # -- the personal centre shows exactly that
         page.goto(base + personal.replace("tutorial.ipynb", "me.ipynb"), timeout=120_000)
         page.get_by_text("You have made 40 classifications").wait_for(timeout=120_000)
+        page.locator("table.lf-confusion").wait_for(timeout=30_000)
         confusion = page.locator("table.lf-confusion").inner_text()
         assert [int(v) for v in re.findall(r"\d+", confusion)] == [
             int(metrics[k]) for k in ("TP", "FN", "FP", "TN")]

@@ -33,9 +33,11 @@ def _check_pages(base: str, me_query: str, teacher_key: str, *, name: str, expec
         page.goto(f"{base}/voila/render/me.ipynb?{me_query}", timeout=90_000)
         page.get_by_text(f"You have made {expect['n_votes']} classifications").wait_for(timeout=90_000)
         ratios = page.locator("table.lf-ratios")
+        ratios.wait_for(timeout=30_000)
         for label in ("Accuracy", "Precision", "Recall", "F1"):
             assert label in ratios.inner_text()
         assert expect["accuracy"] in ratios.inner_text()
+        page.get_by_text(f"Signed in as {name}").wait_for(timeout=30_000)
         assert page.get_by_text(f"Signed in as {name}").count() == 1
         page.locator("svg.svg-figure").first.wait_for(timeout=30_000)
         assert page.locator("a.lf-download").get_attribute("href").startswith("data:text/csv")

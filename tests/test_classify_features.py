@@ -4,6 +4,7 @@ favourites, comments, feedback with the arc, the teacher's feedback switch, the 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lensfinder_nb.demo import build_demo
@@ -207,3 +208,34 @@ def test_language_switch_translates_the_page(demo_store, monkeypatch):
     frame.language.value = "zh"
     assert frame.view.lens_button.description == "是透镜"
     assert "分类" in frame.title.value
+
+
+def test_routing_serves_the_unknowns_the_machine_and_crowd_care_about_first(demo_store):
+    subjects = demo_store.subjects()
+    unknown = subjects[subjects["label"] == -1]["subject"].tolist()
+    favoured = set(unknown[-3:])  # the machine's top scores go to three unknowns at the end of the id order
+    score = {s: 0.99 if s in favoured else 0.01 for s in unknown}
+    score.update({s: 0.99 if label == 1 else 0.01 for s, label in zip(subjects["subject"], subjects["label"])
+                  if label != -1})  # held-out training subjects: the machine's skill is measured on them
+    scores = pd.DataFrame({"subject": list(score), "score": list(score.values())})
+    with demo_store._writer() as con:
+        con.register("_m", scores)
+        con.execute("INSERT OR REPLACE INTO machine_scores (subject, model, score) SELECT subject, 'test', score FROM _m")
+    try:
+        lab = labels(demo_store)
+
+        def first_unknowns(session):
+            out = []
+            while len(out) < 3:
+                if lab[session.current.subject] == -1:
+                    out.append(session.current.subject)
+                session.vote(0)
+            return out
+
+        routed = first_unknowns(ClassifySession(demo_store, "routed-person", seed=11, routing=True))
+        plain = first_unknowns(ClassifySession(demo_store, "plain-person", seed=11))
+        assert len(set(routed) & favoured) >= 2
+        assert len(set(plain) & favoured) <= 1
+    finally:
+        with demo_store._writer() as con:
+            con.execute("DELETE FROM machine_scores WHERE model = 'test'")

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-CONDA_NAMES = {"python-duckdb": "duckdb", "distributed": "dask"}  # conda splits dask[distributed] in two
+# conda-forge names; conda splits dask[distributed] in two
+CONDA_NAMES = {"python-duckdb": "duckdb", "distributed": "dask", "pytorch-cpu": "torch"}
 
 
 def _name(spec: str) -> str:

@@ -14,7 +14,7 @@ from ._common import CliError
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images"]
+COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine"]
 
 
 def build_parser() -> argparse.ArgumentParser:

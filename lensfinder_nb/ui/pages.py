@@ -59,7 +59,8 @@ def classify_page(query: str | None = None) -> PageFrame:
         if session is None:
             session = frame.session = ClassifySession(
                 store, frame.identity.user_id, session_id=uuid.uuid4().hex[:12],
-                rate_scale=float(store.get_setting("training_rate_scale", 1.0)))
+                rate_scale=float(store.get_setting("training_rate_scale", 1.0)),
+                routing=bool(store.get_setting("routing", False)))
         guide = FieldGuide(store.settings.data_dir, frame.t)
         frame.view = ClassifyView(session, frame.t, feedback=bool(store.get_setting("feedback", True)),
                                   errors=frame.errors, guide=guide)

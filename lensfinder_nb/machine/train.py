@@ -1,0 +1,204 @@
+"""Training the lens scorer: a seeded run on the store's labelled subjects (plus simulated ones).
+
+:func:`train_from_store` is what ``lensfinder train`` calls:
+
+1. label 1 (mock lenses) and label 0 (non-lenses) subjects of the store, optionally with the
+   unknowns the crowd detected, are split (stratified, seeded) into training and a held-out
+   validation part (``val_fraction``);
+2. ``n_synthetic`` freshly simulated images (half lenses, half the demo's mix of non-lenses)
+   join the *training* part only - more data helps most (docs/machine.md);
+3. the slim ResNet is trained with flips/rotations, Adam and a one-cycle learning rate;
+4. the validation part is scored (mean over the 8 flips/rotations): ROC AUC and the share of
+   lenses kept at 1 % and 0.1 % false positives go into the model's metadata.
+
+A run repeats exactly for a given seed and number of threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ..scoring.evaluation import completeness_at_fpr, roc_auc
+from .data import CROP_PIX, SCALES, LabelledSet, augment, data_hash, store_training_set, synthetic_chunks
+
+__all__ = ["TrainConfig", "TrainResult", "fit", "train_from_store", "split", "validation_metrics"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the model file)."""
+
+    epochs: int = 16
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    val_fraction: float = 0.25
+    #: simulated training images added to the store's (half lenses, half non-lenses); 0 for none
+    n_synthetic: int = 5000
+    width: int = 16
+    threads: int = 2
+    include_confirmed: bool = False
+    augment: bool = True
+    #: seconds for the whole run (data + fit): fewer epochs when the machine is slow (busy);
+    #: None = always ``epochs``.  A time-limited run is repeated exactly by passing the epochs it
+    #: used (``epochs_run`` in the metadata) with no budget.
+    time_budget_s: float | None = 240.0
+
+
+@dataclass
+class TrainResult:
+    """A trained model, its metadata (what is saved with it) and the validation scores."""
+
+    model: object
+    metadata: dict
+    validation: pd.DataFrame           # subject, y, score (held-out store subjects)
+    history: list[dict] = field(default_factory=list)
+
+
+def split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, validation) indices; ``fraction`` of each class goes to validation."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        val.append(idx[:int(round(fraction * len(idx)))])
+    val = np.sort(np.concatenate(val)) if val else np.array([], int)
+    train = np.setdiff1d(np.arange(len(y)), val)
+    return train, val
+
+
+def validation_metrics(score: np.ndarray, y: np.ndarray) -> dict:
+    """ROC AUC and true-positive rates at 1 % and 0.1 % false positives, with the class counts."""
+    y = np.asarray(y).astype(int)
+    return {"auc": roc_auc(score, y), "tpr_at_fpr_1pc": completeness_at_fpr(score, y, 0.01),
+            "tpr_at_fpr_0.1pc": completeness_at_fpr(score, y, 0.001),
+            "n_lenses": int(y.sum()), "n_nonlenses": int((1 - y).sum())}
+
+
+def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = None):
+    """Train a fresh :class:`~lensfinder_nb.machine.model.SlimResNet` on ``train``; returns (model, history)."""
+    import torch
+
+    from .model import SlimResNet
+
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = SlimResNet(in_channels=train.x.shape[1], width=config.width)
+    x_all = torch.from_numpy(train.x)
+    y_all = torch.from_numpy(train.y.astype(np.float32))
+    n = len(train)
+    steps_per_epoch = max(1, n // config.batch_size)   # the last partial batch is dropped
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    planned = config.epochs   # with a time budget, shortened after each epoch if the rest would not fit
+    history = []
+    model.train()
+    t_start, step, epoch = time.perf_counter(), 0, 0
+    bar = progress(iter(int, 1), total=planned, desc="training", unit="epoch") if progress is not None else None
+    while epoch < planned:
+        order = rng.permutation(n)
+        total = 0.0
+        for b in range(steps_per_epoch):
+            for group in opt.param_groups:   # one-cycle: the fraction of the *planned* steps done
+                group["lr"] = _one_cycle(step / (planned * steps_per_epoch), config.lr)
+            idx = torch.from_numpy(order[b * config.batch_size:(b + 1) * config.batch_size])
+            xb = x_all[idx].float()
+            if config.augment:
+                xb = augment(xb, rng)
+            opt.zero_grad()
+            loss = loss_fn(model(xb), y_all[idx])
+            loss.backward()
+            opt.step()
+            step += 1
+            total += float(loss.detach())
+        epoch += 1
+        history.append({"epoch": epoch, "loss": round(total / steps_per_epoch, 5)})
+        if bar is not None:
+            next(bar)
+        if config.time_budget_s is not None:   # the learning-rate schedule follows the shortened plan
+            elapsed = time.perf_counter() - t_start
+            more = int((config.time_budget_s - elapsed) / (elapsed / epoch))
+            planned = min(planned, epoch + max(0, more))
+    model.eval()
+    return model, history
+
+
+def _one_cycle(fraction: float, max_lr: float) -> float:
+    """Learning rate at ``fraction`` of the run: cosine warm-up from max_lr / 25 over the first 30 %,
+    then cosine annealing to max_lr / 25e4 (the shape of torch's OneCycleLR)."""
+    f = min(max(fraction, 0.0), 1.0)
+    lo, end = max_lr / 25.0, max_lr / 25e4
+    if f < 0.3:
+        return lo + (max_lr - lo) * (1 - math.cos(math.pi * f / 0.3)) / 2
+    return end + (max_lr - end) * (1 + math.cos(math.pi * (f - 0.3) / 0.7)) / 2
+
+
+def _training_array(store_part: LabelledSet, config: TrainConfig, progress) -> LabelledSet:
+    """The store's training subjects plus the simulated images in one preallocated float16 array
+    (half the memory of float32, no concatenation copies; batches are converted back to float32)."""
+    n_lens = config.n_synthetic // 2
+    n_max = len(store_part) + config.n_synthetic
+    x = np.empty((n_max, *store_part.x.shape[1:]), np.float16)
+    y = np.empty(n_max, np.float32)
+    x[:len(store_part)], y[:len(store_part)] = store_part.x, store_part.y
+    k = len(store_part)
+    if config.n_synthetic > 0:
+        for part in synthetic_chunks(n_lens, config.n_synthetic - n_lens, seed=config.seed + 1, progress=progress,
+                                     dtype=np.float16):
+            x[k:k + len(part)], y[k:k + len(part)] = part.x, part.y
+            k += len(part)
+    ids = np.concatenate([store_part.ids, np.array([""] * (k - len(store_part)), object)])
+    return LabelledSet(x[:k], y[:k], ids, pd.DataFrame(index=range(k)))
+
+
+def train_from_store(store, config: TrainConfig | None = None, progress: Callable | None = None) -> TrainResult:
+    """Train on the store's labelled subjects (see the module docstring); nothing is written."""
+    import torch
+
+    from .predict import score_prepared
+
+    config = config or TrainConfig()
+    t0 = time.perf_counter()
+    labelled = store_training_set(store, config.include_confirmed, progress)
+    tr, va = split(labelled.y, config.val_fraction, config.seed)
+    if len(va) == 0 or len(np.unique(labelled.y[va])) < 2:
+        raise ValueError("too few labelled subjects for a validation split with both classes")
+    train = _training_array(labelled.subset(tr), config, progress)
+    t_data = time.perf_counter() - t0
+    fit_config = config
+    if config.time_budget_s is not None:   # the fit gets what the data step left (at least 30 s)
+        fit_config = replace(config, time_budget_s=max(30.0, config.time_budget_s - t_data - 10.0))
+    model, history = fit(train, fit_config, progress)
+    t_fit = time.perf_counter() - t0 - t_data
+    val = labelled.subset(va)
+    val_score = score_prepared(model, val.x, threads=config.threads)
+    metrics = validation_metrics(val_score, val.y)
+    train_ids = labelled.ids[tr].tolist()
+    snapshot = data_hash(labelled.ids)
+    metadata = {
+        "kind": "lensfinder slim-resnet lens scorer",
+        "created_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"),
+        "torch_version": str(torch.__version__),
+        "config": asdict(config),
+        "input": {"crop_pix": CROP_PIX, "scales": list(SCALES), "bands": ["g", "r", "z"],
+                  "scaling": "asinh(flux / (3 * sky sigma)) / 3"},
+        "data": {"n_subjects": int(len(labelled)), "snapshot": snapshot, "n_train_store": len(tr),
+                 "n_validation": len(va), "n_synthetic": int(len(train) - len(tr)),
+                 "train_subjects": train_ids, "validation_subjects": labelled.ids[va].tolist()},
+        "epochs_run": len(history),
+        "validation": metrics,
+        "seconds": {"data": round(t_data, 1), "fit": round(t_fit, 1)},
+        "history": history,
+    }
+    validation = pd.DataFrame({"subject": labelled.ids[va], "y": val.y.astype(int), "score": val_score})
+    validation = pd.concat([validation, val.info[["kind", "theta_e_arcsec", "src_mag_r", "snr"]]], axis=1)
+    return TrainResult(model, metadata, validation, history)
