@@ -17,7 +17,6 @@ end to end it gets the same injection, rendering and storing costs as ours, sing
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -34,16 +33,7 @@ from lensfinder_nb.store import open_store
 def _background_store(folder: Path, m: int, seed: int):
     """A store with ``m`` label-0 galaxy fields, their conditions and central galaxies in params."""
     table = sky.draw_fields(m, seed=seed, kind="galaxy")
-    fields = sky.field_table(table)
-    central = pipeline.central_galaxy_params(table)
-    refs = cubes.write_batch(folder, "bench-bg-000", sky.render_fields(table))
-    rows = []
-    for i, ref in enumerate(refs):
-        p = {c: float(fields[c].iloc[i]) for c in fields.columns if c.startswith(("seeing_", "sky_"))}
-        p.update(central.iloc[i].to_dict())
-        p["field"] = "galaxy"
-        rows.append({"subject": f"BG-{i:05d}", "label": 0, "kind": "nonlens", "ra": 150.0 + i * 1e-3, "dec": 2.0,
-                     "image": None, "cube": ref, "params": json.dumps(p), "source": "bench"})
+    rows = pipeline.synthetic_background_rows(folder, table, "bench-bg-000", "BG-", "bench")
     store = open_store(folder / "bench.duckdb")
     store.add_subjects(pd.DataFrame(rows))
     seeing, sky_sigma = sky.conditions(table)

@@ -40,7 +40,8 @@ import pandas as pd
 from . import cubes
 
 __all__ = ["SimulateTask", "BatchResult", "SimulateReport", "simulate_into_store", "run_simulate_task",
-           "run_batches", "background_pool", "central_galaxy_params", "estimate_sky_sigma", "DEFAULT_SEEING_ARCSEC", "SOURCE"]
+           "run_batches", "background_pool", "central_galaxy_params", "synthetic_background_rows",
+           "estimate_sky_sigma", "DEFAULT_SEEING_ARCSEC", "SOURCE"]
 
 SOURCE = "simulate"
 BANDS = ("g", "r", "z")
@@ -103,6 +104,23 @@ def central_galaxy_params(table: pd.DataFrame) -> pd.DataFrame:
                      ("q", "central_q")):
         out[dst] = central[src].reindex(fields).to_numpy(float)
     return out.reset_index(drop=True)
+
+
+def synthetic_background_rows(data_dir: str | Path, table: pd.DataFrame, name: str, prefix: str,
+                              source: str, ra0: float = 150.0) -> list[dict]:
+    """Subject rows (label 0) for the fields of a :func:`sky.draw_fields` table: cubes written as batch
+    ``name``, params with each field's conditions and central galaxy (what :func:`background_pool` reads)."""
+    from . import sky
+    fields = sky.field_table(table)
+    central = central_galaxy_params(table)
+    refs = cubes.write_batch(data_dir, name, sky.render_fields(table))
+    rows = []
+    for i, ref in enumerate(refs):
+        p = {c: float(fields[c].iloc[i]) for c in fields.columns if c.startswith(("seeing_", "sky_"))}
+        p.update(central.iloc[i].to_dict(), field=str(fields["kind"].iloc[i]))
+        rows.append({"subject": f"{prefix}{i:05d}", "label": 0, "kind": "nonlens", "ra": ra0 + i * 1e-3, "dec": 2.0,
+                     "cube": ref, "params": json.dumps(p), "source": source})
+    return rows
 
 
 def background_pool(store, scale: str = "galaxy") -> pd.DataFrame:

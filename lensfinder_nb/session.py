@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import cubes
 from .queue import plan_queue
 from .store import Store
 

@@ -16,15 +16,9 @@ from lensfinder_nb.store import open_store
 def _make_store(folder, n_fields=10, n_bare=2, seed=5):
     """Galaxy fields with conditions and central galaxy in params, plus ``n_bare`` without params."""
     table = sky.draw_fields(n_fields, seed=seed, kind="galaxy")
-    fields = sky.field_table(table)
     central = pipeline.central_galaxy_params(table)
-    refs = cubes.write_batch(folder, "bg-000", sky.render_fields(table))
-    rows = []
-    for i, ref in enumerate(refs):
-        p = {c: float(fields[c].iloc[i]) for c in fields.columns if c.startswith(("seeing_", "sky_"))}
-        p.update(central.iloc[i].to_dict(), field="galaxy")
-        rows.append({"subject": f"BG-{i:03d}", "label": 0, "kind": "nonlens", "ra": 10.0 + i, "dec": 1.0,
-                     "cube": ref, "params": json.dumps(p), "source": "test"})
+    rows = pipeline.synthetic_background_rows(folder, table, "bg-000", "BG-", "test", ra0=10.0)
+    refs = [r["cube"] for r in rows]
     rng = np.random.default_rng(1)
     bare = rng.normal(0, 1, (n_bare, 3, 101, 101)).astype(np.float32) * np.float32(0.004)
     for i, ref in enumerate(cubes.write_batch(folder, "bare-000", bare)):

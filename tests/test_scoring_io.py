@@ -153,7 +153,7 @@ def test_every_scoring_command_has_help(scoring_cli):
             assert action.help, (name, action.dest)
 
 
-def arrow_votes(rows: list[tuple], start: str = "2024-03-01") -> "pa.Table":
+def arrow_votes(rows: list[tuple], start: str = "2024-03-01"):
     import pyarrow as pa
     t0 = pd.Timestamp(start)
     return pa.table({"vote_id": [r[0] for r in rows], "user_id": [r[1] for r in rows],
