@@ -99,7 +99,8 @@ class ClassifyView(w.VBox):
         self.notice = w.HTML()
         self.feedback = w.HTML()
         self.counter = w.HTML()
-        self.keys_help = w.HTML(f"<span class='lf-keys'>{t_('classify.keys')}</span>")
+        self.keys_help = w.HTML(f"<span class='lf-keys'>{t_('classify.keys')}</span>",
+                                layout=w.Layout(width="404px"))
 
         self.lens_button.on_click(guard(lambda _: self.vote(1)))
         self.not_button.on_click(guard(lambda _: self.vote(0)))
@@ -113,6 +114,9 @@ class ClassifyView(w.VBox):
         self._guide = guide
         self._on_vote = on_vote
 
+        for button in (self.lens_button, self.not_button, self.undo_button, self.favourite_button,
+                       self.clear_button):
+            button.layout.width = "auto"
         self.area = w.VBox([self.stage, self.missing,
                             w.HBox([self.lens_button, self.not_button, self.undo_button, self.favourite_button,
                                     self.clear_button]),
