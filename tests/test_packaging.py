@@ -43,7 +43,7 @@ def test_notebooks_name_their_kernel():
 def test_readme_has_two_commands_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text()
     block = readme.split("```bash", 1)[1].split("```", 1)[0]
-    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines() if line.split("#")[0].strip()]
     assert commands == ["make run", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "?urlpath=voila/render/apps/classify.ipynb" in readme
