@@ -57,6 +57,8 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 class FetchUnavailable(RuntimeError):
     """The cutout service cannot be reached at all; the message is one line."""
 
+    user_facing = True  # the CLI reports it as a one-line error
+
 
 class _Retry(Exception):
     """A transient problem; the message is the reason if retries run out."""

@@ -37,6 +37,8 @@ MATCH_COLUMNS = ["known_name", "known_type", "known_grade", "known_zlens", "know
 class LenscatMissing(ImportError):
     """The lenscat catalogue is not installed."""
 
+    user_facing = True  # the CLI reports it as a one-line error
+
 
 def _catalog_path() -> Path:
     try:

@@ -109,3 +109,20 @@ def test_sql_and_console_script(tmp_path, db):
     bad = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "sql", "SELEC nonsense", "--db", db],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("lensfinder: error: SQL")
+
+
+def test_library_errors_become_one_line_and_bugs_keep_their_traceback(tmp_path, db, capsys, monkeypatch):
+    """The CLI reports input problems once, centrally; anything else is a bug and is not hidden."""
+    from lensfinder_nb.cli import data
+
+    assert main(["votes", "export", str(tmp_path / "votes.txt"), "--db", db]) == 1
+    assert capsys.readouterr().err == f"lensfinder: error: {tmp_path / 'votes.txt'}: choose a .csv or .parquet file name\n"
+    assert main(["subjects", "import", str(tmp_path / "nope.csv"), "--db", db]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(data, "_fold", broken)
+    with pytest.raises(KeyError):
+        main(["fold", "--db", db])

@@ -1,13 +1,19 @@
 """The ``lensfinder`` command: a few lines per command over library calls.
 
 Each module in ``COMMAND_MODULES`` has ``register(subparsers)`` that adds its commands and
-sets ``func`` on them; ``func(args)`` returns an exit status or raises ``CliError``.
+sets ``func`` on them; ``func(args)`` returns an exit status.  Problems with the person's input
+or surroundings are reported here, once, as one line and exit status 1: ``CliError``, the
+library's validation errors (``ValueError`` and its subclasses ``StoreError``, ``IngestError``,
+``PanoptesError``), ``OSError`` (missing or unreadable files), a busy store (``LockTimeout``)
+and errors flagged ``user_facing`` (the cutout service offline, lenscat missing).
+``LENSFINDER_TRACEBACK=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ._common import CliError
@@ -30,12 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"lensfinder: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not _user_error(exc) or os.environ.get("LENSFINDER_TRACEBACK") == "1":
+            raise
+        print(f"lensfinder: error: {str(exc).strip() or type(exc).__name__}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lensfinder: interrupted", file=sys.stderr)
         return 130
+
+
+def _user_error(exc: BaseException) -> bool:
+    from .._locks import LockTimeout
+    return (isinstance(exc, (CliError, ValueError, OSError, LockTimeout))
+            or getattr(type(exc), "user_facing", False))
 
 
 if __name__ == "__main__":  # pragma: no cover

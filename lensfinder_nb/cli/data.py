@@ -44,14 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _subjects_import(args: argparse.Namespace) -> int:
-    from ..store import StoreError
     from ..tables import read_subjects_csv
-    try:
-        frame = read_subjects_csv(args.file)
-        store = open_store_from(args)
-        added = store.add_subjects(frame)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    frame = read_subjects_csv(args.file)
+    added = open_store_from(args).add_subjects(frame)
     print(f"{added} new subject(s) from {args.file} ({len(frame) - added} already present)")
     return 0
 
@@ -59,32 +54,24 @@ def _subjects_import(args: argparse.Namespace) -> int:
 def _votes_import(args: argparse.Namespace) -> int:
     from ..store import StoreError
     from ..tables import read_votes_csv
-    try:
-        store = open_store_from(args)
-        if args.format == "panoptes":
-            from ..scoring.panoptes import read_panoptes
-            frame = read_panoptes(args.file)
-            unknown = sorted(set(frame["subject"]) - store.subject_ids(refresh=True))
-            if unknown:
-                raise StoreError(f"{args.file}: unknown subject(s) {', '.join(map(repr, unknown[:5]))}")
-        else:
-            frame = read_votes_csv(args.file, store.subject_ids(refresh=True))
-        added = store.import_votes(frame)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    store = open_store_from(args)
+    if args.format == "panoptes":
+        from ..scoring.panoptes import read_panoptes
+        frame = read_panoptes(args.file)
+        unknown = sorted(set(frame["subject"]) - store.subject_ids(refresh=True))
+        if unknown:
+            raise StoreError(f"{args.file}: unknown subject(s) {', '.join(map(repr, unknown[:5]))}")
+    else:
+        frame = read_votes_csv(args.file, store.subject_ids(refresh=True))
+    added = store.import_votes(frame)
     print(f"{added} new vote(s) from {args.file} ({len(frame) - added} already present)")
     return 0
 
 
 def _votes_export(args: argparse.Namespace) -> int:
-    from ..store import StoreError
     from ..tables import write_votes
-    store = open_store_from(args)
-    frame = store.votes(include_retracted=args.include_retracted)
-    try:
-        write_votes(frame, args.file)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
+    frame = open_store_from(args).votes(include_retracted=args.include_retracted)
+    write_votes(frame, args.file)
     print(f"{len(frame)} vote(s) written to {args.file}")
     return 0
 

@@ -47,7 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from ..demo import build_demo, demo_subject_count
-    from ..store import StoreError
     store = open_store_from(args)
     try:
         existing = demo_subject_count(store)
@@ -55,8 +54,6 @@ def _demo(args: argparse.Namespace) -> int:
             raise CliError(f"{store.path} already holds {existing} demo subjects; "
                            "use --force to rebuild them")
         summary = build_demo(store, seed=args.seed, progress=progress)
-    except StoreError as exc:
-        raise CliError(str(exc)) from None
     finally:
         store.close()
     print(summary)
@@ -65,7 +62,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from ..pipeline import simulate_into_store
-    from ..store import StoreError
     if args.n < 1 or args.batch_size < 1:
         raise CliError("--n and --batch-size must be at least 1")
     store = open_store_from(args)
@@ -73,8 +69,6 @@ def _simulate(args: argparse.Namespace) -> int:
         report = simulate_into_store(store, args.n, scale=args.scale, seed=args.seed, batch_size=args.batch_size,
                                      scheduler=args.scheduler, workers=args.workers,
                                      catalogue_theta_e=args.catalogue_theta_e, progress=progress)
-    except (StoreError, ValueError, OSError) as exc:
-        raise CliError(str(exc)) from None
     finally:
         store.close()
     print(report)

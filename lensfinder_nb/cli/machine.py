@@ -56,10 +56,7 @@ def _train(args: argparse.Namespace) -> int:
             raise CliError("--synthetic must be 0 or more")
         config.n_synthetic = args.synthetic
     store = open_store_from(args)
-    try:
-        result = train_from_store(store, config, progress=progress)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    result = train_from_store(store, config, progress=progress)
     path = save_model(args.out or default_model_path(store), result.model, result.metadata)
     m = result.metadata
     print(json.dumps({"model": str(path), "epochs": m["epochs_run"], "validation": m["validation"],
@@ -72,10 +69,6 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from ..machine.predict import predict_store
 
-    store = open_store_from(args)
-    try:
-        frame = predict_store(store, args.model, progress=progress)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CliError(str(exc)) from None
+    frame = predict_store(open_store_from(args), args.model, progress=progress)
     print(f"{len(frame)} subjects scored ({int(frame['in_training'].sum())} seen in training)", file=sys.stderr)
     return 0

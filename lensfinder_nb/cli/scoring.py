@@ -71,19 +71,13 @@ def _users(args: argparse.Namespace) -> int:
 
 def _coded(store):
     from ..scoring import load_votes
-    try:
-        return load_votes(store)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    return load_votes(store)
 
 
 def _scores(args: argparse.Namespace, store, coded=None):
     from ..scoring import score
-    try:
-        return score(coded if coded is not None else _coded(store), None, args.method, detect=args.detect,
-                     reject=getattr(args, "reject", None), min_votes=getattr(args, "min_votes", None))
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    return score(coded if coded is not None else _coded(store), None, args.method, detect=args.detect,
+                 reject=getattr(args, "reject", None), min_votes=getattr(args, "min_votes", None))
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -112,11 +106,8 @@ def _simulate_class(args: argparse.Namespace) -> int:
     from ..scoring import simulate_class
     if args.volunteers < 1 or (args.votes_per_volunteer is not None and args.votes_per_volunteer < 1):
         raise CliError("--volunteers and --votes-per-volunteer must be at least 1")
-    try:
-        result = simulate_class(open_store_from(args), n_volunteers=args.volunteers,
-                                votes_per_volunteer=args.votes_per_volunteer, seed=args.seed)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    result = simulate_class(open_store_from(args), n_volunteers=args.volunteers,
+                            votes_per_volunteer=args.votes_per_volunteer, seed=args.seed)
     print(f"{args.volunteers} simulated students: {len(result.votes)} votes, {result.n_new} new", file=sys.stderr)
     return 0
 

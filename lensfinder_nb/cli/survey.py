@@ -65,14 +65,12 @@ def _ingest_exit(report) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ..ingest import IngestError, ingest_directory
+    from ..ingest import ingest_directory
     if not args.path.exists():
         raise CliError(f"{args.path}: no such file or folder")
     store = open_store_from(args)
     try:
         report = ingest_directory(store, args.path, args.labels, progress=progress)
-    except IngestError as exc:
-        raise CliError(str(exc)) from None
     finally:
         store.close()
     _print_ingest(report)
@@ -80,33 +78,23 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from ..fetch import FetchUnavailable, fetch_cutouts, read_catalog
-    try:
-        catalog = read_catalog(args.catalog)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    from ..fetch import fetch_cutouts, read_catalog
+    catalog = read_catalog(args.catalog)
     out = args.out or db_path_from(args).parent / "downloads" / args.layer
-    try:
-        report = fetch_cutouts(catalog, out, layer=args.layer, size=args.size, bands=args.bands,
-                               pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.base_url,
-                               workers=args.workers, retries=args.retries, timeout_s=args.timeout, progress=progress)
-    except FetchUnavailable as exc:
-        raise CliError(str(exc)) from None
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    report = fetch_cutouts(catalog, out, layer=args.layer, size=args.size, bands=args.bands,
+                           pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.base_url,
+                           workers=args.workers, retries=args.retries, timeout_s=args.timeout, progress=progress)
     for name, reason in report.failed:
         print(f"failed: {name}: {reason}")
     print(f"{report.summary()} -> {out}")
     status = 1 if report.failed and not report.downloaded and not report.cached else 0
     if args.ingest and report.files:
-        from ..ingest import IngestError, ingest_files
+        from ..ingest import ingest_files
         ok = report.table[report.table["status"] != "failed"]
         labels = ok.assign(file=[os.path.basename(f) for f in ok["fits"]])[["file", "ra", "dec", "label"]]
         store = open_store_from(args)
         try:
             ing = ingest_files(store, report.files, labels, progress=progress, root=out, source=f"fetch:{args.layer}")
-        except IngestError as exc:
-            raise CliError(str(exc)) from None
         finally:
             store.close()
         _print_ingest(ing)
@@ -115,14 +103,10 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _known(args: argparse.Namespace) -> int:
-    from ..known_lenses import LenscatMissing, known_subjects
+    from ..known_lenses import known_subjects
     store = open_store_from(args)
     try:
         matches = known_subjects(store, args.radius)
-    except LenscatMissing as exc:
-        raise CliError(str(exc)) from None
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
     finally:
         store.close()
     if args.out:
