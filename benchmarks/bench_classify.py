@@ -18,17 +18,20 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.browser import browser_page, voila_server  # noqa: E402  (test support, not the product)
+
 from lensfinder_nb.cli.serve import voila_command
-from lensfinder_nb.demo import build_demo
-from lensfinder_nb.devtools import browser_page, voila_server
-from lensfinder_nb.guide import ensure_guide
-from lensfinder_nb.identity import personal_link, sign_up
+from lensfinder_nb.sim.demo import build_demo
+from lensfinder_nb.sim.guide import ensure_guide
+from lensfinder_nb.classify.identity import personal_link, sign_up
 from lensfinder_nb.store import open_store
 
 _TIMER_JS = """

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lensfinder_nb.demo import TRUTH_FILE, build_demo
+from lensfinder_nb.sim.demo import TRUTH_FILE, build_demo
 from lensfinder_nb.machine.combine import combine, machine_llr, skill_from_store
 from lensfinder_nb.machine.data import synthetic_set
 from lensfinder_nb.machine.predict import load_model, score_prepared

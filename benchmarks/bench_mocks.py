@@ -26,7 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lensfinder_nb import cubes, lensing as L, pipeline, sky
+from lensfinder_nb.imaging import files as cubes
+from lensfinder_nb.sim import lensing as L
+from lensfinder_nb.sim import batches as pipeline
+from lensfinder_nb.sim import sky
 from lensfinder_nb.store import open_store
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lensfinder_nb import render, sky
+from lensfinder_nb.imaging import render; from lensfinder_nb.sim import sky
 
 
 def _median_ms(fn, items, repeat) -> float:
@@ -58,7 +58,7 @@ def main() -> None:
           f"{statistics.median(png_kb):.1f} KB median")
 
     if args.demo:
-        from lensfinder_nb.demo import build_demo
+        from lensfinder_nb.sim.demo import build_demo
         from lensfinder_nb.store import open_store
         with tempfile.TemporaryDirectory() as folder:
             store = open_store(Path(folder) / "lensfinder.duckdb")

@@ -28,7 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from lensfinder_nb._locks import file_lock
+from lensfinder_nb.store.locks import file_lock
 from lensfinder_nb.store import open_store
 
 N_SUBJECTS = 500

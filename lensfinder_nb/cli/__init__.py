@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user_error(exc: BaseException) -> bool:
-    from .._locks import LockTimeout
+    from ..store.locks import LockTimeout
     return (isinstance(exc, (CliError, ValueError, OSError, LockTimeout))
             or getattr(type(exc), "user_facing", False))
 

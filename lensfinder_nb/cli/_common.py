@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from ..config import default_db_path
+from ..settings import default_db_path
 
 __all__ = ["CliError", "add_db_option", "open_store_from", "progress"]
 

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _subjects_import(args: argparse.Namespace) -> int:
-    from ..tables import read_subjects_csv
+    from ..store.tables import read_subjects_csv
     frame = read_subjects_csv(args.file)
     added = open_store_from(args).add_subjects(frame)
     print(f"{added} new subject(s) from {args.file} ({len(frame) - added} already present)")
@@ -53,7 +53,7 @@ def _subjects_import(args: argparse.Namespace) -> int:
 
 def _votes_import(args: argparse.Namespace) -> int:
     from ..store import StoreError
-    from ..tables import read_votes_csv
+    from ..store.tables import read_votes_csv
     store = open_store_from(args)
     if args.format == "panoptes":
         from ..scoring.panoptes import read_panoptes
@@ -69,7 +69,7 @@ def _votes_import(args: argparse.Namespace) -> int:
 
 
 def _votes_export(args: argparse.Namespace) -> int:
-    from ..tables import write_votes
+    from ..store.tables import write_votes
     frame = open_store_from(args).votes(include_retracted=args.include_retracted)
     write_votes(frame, args.file)
     print(f"{len(frame)} vote(s) written to {args.file}")
@@ -79,7 +79,7 @@ def _votes_export(args: argparse.Namespace) -> int:
 def _sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from ..tables import write_votes
+    from ..store.tables import write_votes
     store = open_store_from(args)
     try:
         frame = store.sql(args.query)

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ..demo import build_demo, demo_subject_count
+    from ..sim.demo import build_demo, demo_subject_count
     store = open_store_from(args)
     try:
         existing = demo_subject_count(store)
@@ -61,7 +61,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from ..pipeline import simulate_into_store
+    from ..sim.batches import simulate_into_store
     if args.n < 1 or args.batch_size < 1:
         raise CliError("--n and --batch-size must be at least 1")
     store = open_store_from(args)

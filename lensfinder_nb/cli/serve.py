@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from ..config import PROJECT_ROOT
+from ..settings import PROJECT_ROOT
 from ._common import add_db_option, db_path_from, open_store_from
 
 __all__ = ["register", "voila_command"]
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _guide(args: argparse.Namespace) -> int:
-    from ..guide import ensure_guide
+    from ..sim.guide import ensure_guide
     entries = ensure_guide(db_path_from(args).parent)
     print(f"field guide: {len(entries)} pictures in {db_path_from(args).parent / 'guide'}")
     return 0
@@ -55,16 +55,16 @@ def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> l
 def _serve(args: argparse.Namespace) -> int:
     store = open_store_from(args)
     if not args.no_demo and store.sql("SELECT count(*) AS n FROM subjects")["n"].iloc[0] == 0:
-        from ..demo import build_demo
+        from ..sim.demo import build_demo
         from ._common import progress
         print("The store is empty: building the demo data first.", flush=True)
         print(build_demo(store, seed=0, progress=progress), flush=True)
-    from ..guide import ensure_guide
+    from ..sim.guide import ensure_guide
     ensure_guide(store.settings.data_dir)
     env = dict(os.environ, LENSFINDER_DB=str(db_path_from(args)))
     url = f"http://127.0.0.1:{args.port}/voila/render/classify.ipynb"
     print(f"Serving lensfinder at {url}  (tree: http://127.0.0.1:{args.port}/)  Ctrl-C stops.", flush=True)
-    from ..identity import new_teacher_key
+    from ..classify.identity import new_teacher_key
     print(f"Teacher's dashboard (keep this link private; a new one is made at each start): "
           f"http://127.0.0.1:{args.port}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
     proc = subprocess.Popen(voila_command(args.port, pool_size=args.pool_size, cull_idle_s=args.cull_idle_s),

@@ -65,7 +65,7 @@ def _ingest_exit(report) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from ..ingest import ingest_directory
+    from ..realdata.ingest import ingest_directory
     if not args.path.exists():
         raise CliError(f"{args.path}: no such file or folder")
     store = open_store_from(args)
@@ -78,7 +78,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from ..fetch import fetch_cutouts, read_catalog
+    from ..realdata.fetch import fetch_cutouts, read_catalog
     catalog = read_catalog(args.catalog)
     out = args.out or db_path_from(args).parent / "downloads" / args.layer
     report = fetch_cutouts(catalog, out, layer=args.layer, size=args.size, bands=args.bands,
@@ -89,7 +89,7 @@ def _fetch(args: argparse.Namespace) -> int:
     print(f"{report.summary()} -> {out}")
     status = 1 if report.failed and not report.downloaded and not report.cached else 0
     if args.ingest and report.files:
-        from ..ingest import ingest_files
+        from ..realdata.ingest import ingest_files
         ok = report.table[report.table["status"] != "failed"]
         labels = ok.assign(file=[os.path.basename(f) for f in ok["fits"]])[["file", "ra", "dec", "label"]]
         store = open_store_from(args)
@@ -103,7 +103,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _known(args: argparse.Namespace) -> int:
-    from ..known_lenses import known_subjects
+    from ..realdata.known import known_subjects
     store = open_store_from(args)
     try:
         matches = known_subjects(store, args.radius)

@@ -7,7 +7,7 @@ views of 48 x 48 pixels are stacked as channels:
 * the centre 96 x 96 pixels binned 2 x 2 (25", so cluster-scale arcs at 4-10" stay in view).
 
 Each channel is ``asinh(flux / (3 sigma_band)) / 3`` with fixed per-band sky sigmas
-(:data:`lensfinder_nb.sky.SKY_SIGMA_NMGY`), so colours and surface brightness keep their
+(:data:`lensfinder_nb.sim.sky.SKY_SIGMA_NMGY`), so colours and surface brightness keep their
 meaning across images (no per-image normalisation).  Result: float32 (n, 6, 48, 48).
 
 Augmentation (:func:`augment`): each image gets one of the 8 flips/90-degree rotations.
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import cubes as cube_io
-from .. import sky
+from ..imaging import files as cube_io
+from ..sim import sky
 
 __all__ = ["LabelledSet", "prepare", "augment", "dihedral", "store_training_set", "load_prepared",
            "synthetic_set", "synthetic_chunks", "data_hash", "CROP_PIX", "SCALES"]
@@ -194,7 +194,7 @@ def synthetic_set(n_lenses: int, n_nonlenses: int, seed: int, progress: Callable
                   nonlens_kinds: list[str] | None = None, dtype=np.float32) -> LabelledSet:
     """Freshly simulated, prepared training images (nothing is written to disk or the store).
 
-    Lenses: arcs from :func:`lensfinder_nb.lensing.simulate_mocks` painted on red-galaxy fields
+    Lenses: arcs from :func:`lensfinder_nb.sim.lensing.simulate_mocks` painted on red-galaxy fields
     (galaxy scale) or cluster cores (``cluster_share``), as the demo's mocks.  Non-lenses: the
     demo's label-0 mix (:data:`NONLENS_MIX`: plain fields, look-alikes, artefacts), or the
     field kinds in ``nonlens_kinds`` (cycled).  Made in chunks so memory stays ~``chunk`` cubes;
@@ -213,7 +213,7 @@ def synthetic_chunks(n_lenses: int, n_nonlenses: int, seed: int, progress: Calla
     """:func:`synthetic_set` chunk by chunk (a generator of :class:`LabelledSet`), to fill a preallocated array."""
     import warnings
 
-    from .. import lensing
+    from ..sim import lensing
 
     rng = np.random.default_rng(seed)
     jobs = []

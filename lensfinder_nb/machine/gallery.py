@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .. import cubes as cube_io
-from ..render import viewer_rgb
+from ..imaging import files as cube_io
+from ..imaging.render import viewer_rgb
 
 __all__ = ["gallery"]
 

@@ -25,7 +25,7 @@ def candidates(scores: pd.DataFrame, subjects: pd.DataFrame, method: str, known:
 
     ``known``: a precomputed known-lens match, either with a ``subject`` column or aligned
     row by row with the candidates, holding the name in ``known_lens``, ``known_name`` or ``name``.
-    Without it (and with ``match``), :func:`lensfinder_nb.known_lenses.match_known` is
+    Without it (and with ``match``), :func:`lensfinder_nb.realdata.known.match_known` is
     called on the candidates' positions if that module is available.
     """
     sub = subjects.set_index("subject")
@@ -62,7 +62,7 @@ def _missing(x: object) -> bool:
 
 def _match_known(out: pd.DataFrame, radius_arcsec: float) -> pd.DataFrame | None:
     try:
-        from ..known_lenses import match_known
+        from ..realdata.known import match_known
     except ImportError:
         return None
     ok = np.isfinite(out["ra"]) & np.isfinite(out["dec"])

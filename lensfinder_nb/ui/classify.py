@@ -16,7 +16,7 @@ import numpy as np
 from ipyevents import Event
 
 from ..i18n import Translator
-from ..session import NPIX, STRETCHES, ZOOMS, ClassifySession, Feedback
+from ..classify.session import NPIX, STRETCHES, ZOOMS, ClassifySession, Feedback
 from .common import ErrorArea, guarded
 
 __all__ = ["ClassifyView", "KEYS"]

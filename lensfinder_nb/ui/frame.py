@@ -13,7 +13,7 @@ from collections.abc import Callable
 import ipywidgets as w
 
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
-from ..identity import Identity, IdentityError, identify, parse_query, personal_link, sign_up
+from ..classify.identity import Identity, IdentityError, identify, parse_query, personal_link, sign_up
 from ..store import Store
 from .common import ErrorArea, escape, guarded
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from ..guide import load_guide
+from ..sim.guide import load_guide
 from ..i18n import Translator
 from .common import escape
 

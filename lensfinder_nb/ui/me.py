@@ -2,7 +2,7 @@
 
 Nothing is shown until :meth:`PageFrame.resolve_identity` has checked the person (JupyterHub
 user, or ``?user=..&key=..`` whose key matches).  Every query then uses that checked
-``user_id`` only (see :mod:`lensfinder_nb.personal`); a wrong key shows the message and no data.
+``user_id`` only (see :mod:`lensfinder_nb.classify.personal`); a wrong key shows the message and no data.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import ipywidgets as w
 import pandas as pd
 
-from .. import personal
+from ..classify import personal
 from ..store import Store
 from .common import escape
 from .frame import PageFrame

@@ -48,7 +48,7 @@ def classify_page(query: str | None = None) -> PageFrame:
     """Sign in (or arrive with a personal link / JupyterHub), then classify."""
 
     def render(frame: PageFrame) -> None:
-        from ..session import ClassifySession
+        from ..classify.session import ClassifySession
         from .classify import ClassifyView
         from .guide import FieldGuide
         if frame.identity is None:
@@ -73,8 +73,8 @@ def tutorial_page(query: str | None = None) -> PageFrame:
     """What a strong lens is, the field guide, a practice round with feedback, then a link to classify."""
 
     def render(frame: PageFrame) -> None:
-        from ..guide import load_guide
-        from ..session import ClassifySession
+        from ..sim.guide import load_guide
+        from ..classify.session import ClassifySession
         from .classify import ClassifyView
         from .guide import FieldGuide
         t, store = frame.t, frame.store

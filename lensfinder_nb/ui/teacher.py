@@ -1,7 +1,7 @@
 """The teacher's dashboard: the class table, activity, top candidates, settings and vote imports.
 
 The page shows nothing but a "teacher key required" message unless ``?key=`` matches the
-teacher key (:func:`lensfinder_nb.identity.is_teacher`; ``lensfinder serve`` prints the link).
+teacher key (:func:`lensfinder_nb.classify.identity.is_teacher`; ``lensfinder serve`` prints the link).
 
 Settings written here (read by the classify page and the routing feature):
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from ..identity import is_teacher
+from ..classify.identity import is_teacher
 from ..store import Store, StoreError
 from .common import escape
 from .frame import PageFrame
@@ -114,7 +114,7 @@ def import_vote_file(store: Store, name: str, content: bytes) -> tuple[int, int]
     Returns (new votes, votes already stored).  Raises :class:`StoreError` (naming the file
     and line, never a temporary path) and writes nothing when any row is bad.
     """
-    from ..tables import read_votes_csv
+    from ..store.tables import read_votes_csv
 
     shown = Path(str(name)).name or "votes.csv"
     with tempfile.TemporaryDirectory(prefix="lf-import-") as tmp:
@@ -257,7 +257,7 @@ class TeacherView(w.VBox):
         self.plot_box.children = [fig]
 
     def _draw_candidates(self) -> None:
-        from .. import personal
+        from ..classify import personal
 
         t = self.t
         top, stored = top_candidates(self.store, self.method.value)

@@ -1,0 +1,208 @@
+"""Mock strong lenses: a seeded parameter table first, painted arcs second.
+
+The recipe keeps the real cutout (its lens galaxy and its sky noise) and adds a
+noise-free, PSF-convolved arc per band plus the arc's own shot noise.
+
+Conventions
+-----------
+* Bands are always ordered g, r, z (:data:`BANDS`); images are in nanomaggies
+  (AB zero point 22.5), arrays are float32 with axis order ``(n, band, ny, nx)``.
+* Angular coordinates are arcsec from the cutout centre: ``x`` grows with the
+  column index and ``y`` with the row index, as in lenstronomy with
+  ``inverse=False`` (in FITS orientation row 0 is the south edge).
+* Lens and light profiles follow lenstronomy's conventions exactly (SIE with
+  product-average Einstein radius; elliptical Sersic with
+  ``R = sqrt(q x'^2 + y'^2 / q)`` and ``b_n = 1.9992 n - 0.3271``; shear origin at
+  the cutout centre), so :func:`lenstronomy_reference_arc` paints the same arc.
+* lenstronomy is imported only by the private adapter ``_lens_lenstronomy.py``, and only
+  inside its functions.
+
+Galaxy-scale arcs are painted with our own vectorised SIE + shear ray tracing
+(checked against lenstronomy in the tests): one ray trace per mock serves all
+three bands because the source has one shape and a colour (a flux ratio).
+Cluster-scale arcs use lenstronomy's ray shooting for NFW + SIE + shear.
+
+This module is the public facade; the work is done in small private modules, one job each:
+``_lens_common`` (constants), ``_lens_lenstronomy`` (the lenstronomy adapter),
+``_lens_galaxy`` (SIE + shear deflections, caustics), ``_lens_cluster`` (NFW + BCG, Einstein
+radii from masses, what fits a cutout), ``_lens_params`` (parameter tables), ``_sersic``,
+``_psf``, ``_lens_paint`` (ray trace, bin, convolve) and ``_lens_arcs`` (noise, S/N, cuts, packing).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .arcs import (ARC_PACK_UNIT_NMGY, add_arc_noise, arc_masks, arc_snr, pack_arcs, quality_cuts,
+                         unpack_arcs)
+from .cluster import cluster_theta_e_arcsec, m500_to_m200, max_theta_e_arcsec
+from ._common import BANDS, E_PER_NMGY, ZERO_POINT_MAG  # noqa: F401  (constants re-exported)
+from .galaxy import _galaxy_beta, _sie_alpha  # noqa: F401  (tests compare these with lenstronomy)
+from .lenstronomy_adapter import _lens_cosmo, _lenstronomy_lens, _ReferenceRenderer  # noqa: F401
+from .paint import paint_arcs
+from .params import DEFAULT_RANGES, LENS_OVERRIDES, draw_mock_params  # noqa: F401
+
+__all__ = [
+    "BANDS",
+    "MockBatch",
+    "draw_mock_params",
+    "paint_arcs",
+    "add_arc_noise",
+    "arc_snr",
+    "arc_masks",
+    "quality_cuts",
+    "simulate_mocks",
+    "lenstronomy_reference_arc",
+    "pack_arcs",
+    "unpack_arcs",
+    "ARC_PACK_UNIT_NMGY",
+    "cluster_theta_e_arcsec",
+    "m500_to_m200",
+    "max_theta_e_arcsec",
+]
+
+
+# ---------------------------------------------------------------- end to end
+@dataclass
+class MockBatch:
+    """Accepted mocks: ``image_k = backgrounds[params.background[k]] + arcs[k]``.
+
+    Attributes
+    ----------
+    params : DataFrame, one row per mock: the drawn parameters plus ``background`` (index into the
+        backgrounds), ``psf_fwhm_g/r/z``, ``magnification``, ``flux_g/r/z`` and ``snr_g/r/z``.
+    arcs : float32 (n, 3, npix, npix), the noisy arc only (nanomaggies).
+    masks : bool (n, npix, npix), where the noise-free arc exceeds 1 sky sigma in any band.
+    rejected : reason -> number of rejected draws (a draw failing two cuts counts under both).
+    n_draws : number of draws examined (accepted + rejected).
+    """
+
+    params: pd.DataFrame
+    arcs: np.ndarray
+    masks: np.ndarray
+    rejected: dict = field(default_factory=dict)
+    n_draws: int = 0
+
+    def images(self, backgrounds: np.ndarray) -> np.ndarray:
+        """Mock images (n, 3, npix, npix) float32: background plus arc."""
+        bg = np.asarray(backgrounds)[self.params["background"].to_numpy()]
+        return (bg + self.arcs).astype(np.float32, copy=False)
+
+
+def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_sigma_nmgy: np.ndarray, n: int,
+                   seed: int | np.random.Generator, scale: str = "galaxy", max_draws_factor: float = 20, *,
+                   ranges: dict | None = None, pixscale_arcsec: float = 0.262, supersampling: int = 2,
+                   e_per_nmgy=E_PER_NMGY, lens_light: pd.DataFrame | None = None, **cuts) -> MockBatch:
+    """Draw, paint, cut and add noise until ``n`` mocks pass (or ``max_draws_factor * n`` draws).
+
+    Parameters
+    ----------
+    backgrounds : (m, 3, npix, npix) label-0 cutouts (only their shape is used here).
+    seeing_fwhm_arcsec : (m, 3) or (3,) PSF FWHM of each background per band.
+    sky_sigma_nmgy : (m, 3) or (3,) sky noise per pixel of each background per band.
+    n : number of accepted mocks wanted.
+    seed : int or Generator; everything (background choice, parameters, noise) follows from it.
+    scale : "galaxy" or "cluster".
+    max_draws_factor : stop after this many draws per wanted mock; a shortfall warns
+        (RuntimeWarning) and returns fewer rows.
+    ranges : overrides for :func:`draw_mock_params`. For ``scale="cluster"`` the upper end of
+        ``theta_e_arcsec`` is capped at :func:`max_theta_e_arcsec` of the backgrounds' size
+        (10.5" for 101 pixels: use 201-pixel cutouts for the full 4-20" range).
+    lens_light : DataFrame with one row per background, optional
+        Per-background lens overrides for :func:`draw_mock_params` (``lens_x_arcsec``,
+        ``lens_y_arcsec``, ``lens_phi_rad``, ``lens_q``: the central galaxy, so light and mass
+        line up; for clusters ``z_lens`` with ``m500_msun`` or ``m200_msun`` for a
+        catalogue-driven Einstein radius). NaN keeps the drawn value. Catalogue clusters that
+        cannot reach the theta_E window are rejected as ``"catalogue theta_E outside window"``.
+    **cuts : passed to :func:`quality_cuts` (``min_magnification``, ``min_snr``, ``snr_band``).
+    """
+    rng = np.random.default_rng(seed)
+    backgrounds = np.asarray(backgrounds)
+    m, nb, npix, npix_x = backgrounds.shape
+    if nb != 3 or npix != npix_x:
+        raise ValueError(f"backgrounds must be (m, 3, npix, npix), got {backgrounds.shape}")
+    seeing = np.broadcast_to(np.asarray(seeing_fwhm_arcsec, float), (m, 3))
+    sky = np.broadcast_to(np.asarray(sky_sigma_nmgy, float), (m, 3))
+    ranges = dict(ranges or {})
+    if scale == "cluster":
+        lo, hi = ranges.get("theta_e_arcsec", DEFAULT_RANGES["cluster"]["theta_e_arcsec"])
+        fit = max_theta_e_arcsec(npix, pixscale_arcsec)
+        if lo >= fit:
+            raise ValueError(f"cluster theta_E from {lo}\" does not fit a {npix}-pixel cutout (at most {fit:.1f}\"); "
+                             "use larger cutouts (201 pixels fit 4-20\")")
+        ranges["theta_e_arcsec"] = (lo, min(hi, fit))
+    if lens_light is not None:
+        lens_light = pd.DataFrame(lens_light).reset_index(drop=True)
+        if len(lens_light) != m:
+            raise ValueError(f"lens_light has {len(lens_light)} rows for {m} backgrounds")
+    max_draws = int(math.ceil(max_draws_factor * n))
+    kept_p, kept_m, rejected, drawn, rate, out_arcs = [], [], Counter(), 0, 0.9, None
+    while sum(len(p) for p in kept_p) < n and drawn < max_draws:
+        need = n - sum(len(p) for p in kept_p)
+        k = int(min(max_draws - drawn, math.ceil(1.05 * need / max(rate, 0.05)) + 4))
+        if lens_light is None:  # (this order keeps earlier seeds' mocks unchanged)
+            params = draw_mock_params(k, rng, scale, **ranges)
+            bg = rng.integers(0, m, k)
+        else:
+            bg = rng.integers(0, m, k)
+            params = draw_mock_params(k, rng, scale, lens=lens_light.iloc[bg].reset_index(drop=True), **ranges)
+        params["background"] = bg
+        unplaced = ~np.isfinite(params["src_x_arcsec"].to_numpy(float))
+        if unplaced.any():  # catalogue clusters out of the theta_E window: count and re-draw
+            rejected["catalogue theta_E outside window"] += int(unplaced.sum())
+            drawn += int(unplaced.sum())
+            params = params[~unplaced].reset_index(drop=True)
+            bg = bg[~unplaced]
+            k = len(params)
+            if k == 0:
+                continue
+        arcs, info = paint_arcs(params, seeing[bg], npix, pixscale_arcsec, supersampling)
+        snr = arc_snr(arcs, sky[bg])
+        for b, band in enumerate(BANDS):
+            params[f"psf_fwhm_{band}"] = seeing[bg, b]
+        params = pd.concat([params, info], axis=1)
+        for b, band in enumerate(BANDS):
+            params[f"snr_{band}"] = snr[:, b]
+        ok, _ = quality_cuts(params, **cuts)
+        rate = max(ok.mean(), 0.01)
+        # draws are examined in order; those after the last one needed are not counted
+        enough = np.flatnonzero(np.cumsum(ok) >= need)
+        stop = enough[0] + 1 if enough.size else k
+        _, why = quality_cuts(params.iloc[:stop], **cuts)
+        drawn += stop
+        rejected.update(why)
+        keep = np.flatnonzero(ok[:stop])
+        kept_p.append(params.iloc[keep])
+        if out_arcs is None:  # one copy of the kept arcs, straight into the result
+            out_arcs = np.empty((n, 3, npix, npix), np.float32)
+        filled = sum(len(p) for p in kept_p[:-1])
+        part = out_arcs[filled:filled + keep.size]
+        np.take(arcs, keep, axis=0, out=part)
+        kept_m.append(arc_masks(part, sky[bg[keep]]))
+    params = pd.concat(kept_p, ignore_index=True) if kept_p else pd.DataFrame({"background": []})
+    n_kept = len(params)
+    arcs = out_arcs[:n_kept] if out_arcs is not None else np.empty((0, 3, npix, npix), np.float32)
+    masks = np.concatenate(kept_m) if kept_m else np.empty((0, npix, npix), bool)
+    if len(params) < n:
+        warnings.warn(f"only {len(params)} of {n} mocks passed the cuts in {drawn} draws", RuntimeWarning,
+                      stacklevel=2)
+    arcs = add_arc_noise(arcs, rng, e_per_nmgy)
+    return MockBatch(params=params, arcs=arcs, masks=masks, rejected=dict(rejected), n_draws=drawn)
+
+
+def lenstronomy_reference_arc(row: pd.Series, psf_fwhm_arcsec, npix: int = 101, pixscale_arcsec: float = 0.262,
+                              supersampling: int = 2) -> np.ndarray:
+    """The same arc as :func:`paint_arcs`, computed straightforwardly with lenstronomy's SimAPI.
+
+    One ``SimAPI``/``ImageModel`` per band (Gaussian PSF of ``psf_fwhm_arcsec[b]``), source
+    amplitude from the magnitude by ``magnitude2amplitude``. Returns float64 (3, npix, npix)
+    nanomaggies, bands g, r, z. For tests and the benchmark.
+    """
+    fwhm = np.broadcast_to(np.asarray(psf_fwhm_arcsec, float), (3,))
+    return _ReferenceRenderer(row["scale"], fwhm, npix, pixscale_arcsec, supersampling).arc(row)

@@ -1,0 +1,186 @@
+"""Mock-lens parameter tables: default ranges, seeded draws and source placement inside the caustic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .cluster import _cluster_caustic, _draw_cluster_lenses
+from ._common import _uniform
+from .galaxy import _draw_galaxy_lenses, _galaxy_caustics
+
+
+#: default ranges, (low, high) uniform unless noted; override with **ranges.
+#: the background source, the same at both scales: Sersic, unlensed r magnitude, blue colours
+_SOURCE_RANGES = {
+    "z_source": (1.0, 3.0),
+    "src_n_sersic": (0.5, 2.0),
+    "src_r_e_arcsec": (0.1, 0.6),
+    "src_q": (0.5, 1.0),
+    "src_mag_r": (21.5, 24.5),
+    "src_g_r": (0.0, 0.6),
+    "src_r_z": (-0.2, 0.6),
+}
+
+DEFAULT_RANGES = {
+    "galaxy": {
+        "theta_e_arcsec": (1.0, 3.0),
+        "sigma_v_kms": None,  # e.g. (180, 320): theta_E from SIS sigma_v and redshifts instead
+        "lens_q": (0.6, 1.0),
+        "shear_gamma": (0.0, 0.1),
+        "lens_offset_arcsec": 0.1,  # lens centre uniform in a square of this half-width
+        "z_lens": (0.2, 0.7),
+        **_SOURCE_RANGES,
+        "source_region": "caustic",  # or "multiple": inside the caustic or the cut
+    },
+    "cluster": {
+        "theta_e_arcsec": (4.0, 20.0),  # accepted window of the effective Einstein radius
+        "m200_msun": (1e14, 1e15),  # log-uniform
+        "c200": (4.0, 5.0),
+        "bcg_sigma_v_kms": (250.0, 400.0),
+        "lens_q": (0.6, 1.0),
+        "shear_gamma": (0.0, 0.1),
+        "lens_offset_arcsec": 0.3,
+        "z_lens": (0.1, 0.6),
+        **_SOURCE_RANGES,
+        "source_region": "caustic",
+    },
+}
+
+
+def _inside(px, py, vx, vy):
+    """Even-odd point-in-polygon: points (n, t) against closed polygons (n, k)."""
+    vx1, vy1 = np.roll(vx, -1, axis=1), np.roll(vy, -1, axis=1)
+    vx, vy, vx1, vy1 = (a[:, None, :] for a in (vx, vy, vx1, vy1))
+    px, py = px[:, :, None], py[:, :, None]
+    straddle = (vy > py) != (vy1 > py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = vx + (py - vy) * (vx1 - vx) / (vy1 - vy)
+    return (np.count_nonzero(straddle & (px < x_cross), axis=2) % 2) == 1
+
+
+def _sample_in_regions(rng, polygons, n_try=16, max_rounds=200):
+    """Uniform point inside the union of polygons [(vx, vy), ...] per row (rejection)."""
+    n = polygons[0][0].shape[0]
+    lo_x = np.min([p[0].min(1) for p in polygons], axis=0)
+    hi_x = np.max([p[0].max(1) for p in polygons], axis=0)
+    lo_y = np.min([p[1].min(1) for p in polygons], axis=0)
+    hi_y = np.max([p[1].max(1) for p in polygons], axis=0)
+    out = np.full((n, 2), np.nan)
+    todo = np.arange(n)
+    for _ in range(max_rounds):
+        if todo.size == 0:
+            break
+        u = rng.random((todo.size, n_try, 2))
+        px = lo_x[todo, None] + u[..., 0] * (hi_x - lo_x)[todo, None]
+        py = lo_y[todo, None] + u[..., 1] * (hi_y - lo_y)[todo, None]
+        ok = np.zeros(px.shape, bool)
+        for vx, vy in polygons:
+            ok |= _inside(px, py, vx[todo], vy[todo])
+        hit = ok.any(1)
+        first = ok.argmax(1)
+        rows = todo[hit]
+        out[rows, 0] = px[hit, first[hit]]
+        out[rows, 1] = py[hit, first[hit]]
+        todo = todo[~hit]
+    return out
+
+
+#: per-row lens overrides :func:`draw_mock_params` accepts in ``lens=`` (NaN keeps the draw).
+LENS_OVERRIDES = ("lens_x_arcsec", "lens_y_arcsec", "lens_phi_rad", "lens_q")
+
+
+def draw_mock_params(n: int, seed: int | np.random.Generator, scale: str = "galaxy", *, lens=None,
+                     **ranges) -> pd.DataFrame:
+    """Draw a table of mock-lens parameters, one row per mock.
+
+    Parameters
+    ----------
+    n : int
+        Number of mocks.
+    seed : int or numpy.random.Generator
+        Seed for ``np.random.default_rng``; the same seed gives the same table.
+    scale : {"galaxy", "cluster"}
+        ``galaxy``: SIE + external shear, ``theta_e_arcsec`` 1-3 (or from ``sigma_v_kms`` and the
+        redshifts). ``cluster``: spherical NFW halo (``m200_msun`` log-uniform, ``c200``) plus an SIE
+        BCG and shear, angles from the redshifts through lenstronomy's ``LensCosmo``; draws whose
+        effective Einstein radius falls outside ``theta_e_arcsec`` (default 4-20") are redrawn.
+    lens : DataFrame or dict of arrays, optional
+        Per-row values that replace the drawn ones (NaN keeps the draw), e.g. the centre and
+        orientation of the cutout's central galaxy so that lens light and mass line up:
+        ``lens_x_arcsec, lens_y_arcsec, lens_phi_rad, lens_q``. For clusters, ``z_lens`` with
+        ``m500_msun`` or ``m200_msun`` make the Einstein radius catalogue-driven; rows whose
+        catalogue cluster cannot reach the ``theta_e_arcsec`` window come back with NaN
+        ``theta_e_arcsec`` and source position (the caller rejects them).
+    **ranges
+        Override any key of ``DEFAULT_RANGES[scale]`` (``(low, high)`` tuples). ``source_region``
+        is ``"caustic"`` (inside the tangential caustic: quads, rings, bright arcs) or, for galaxies,
+        ``"multiple"`` (inside the caustic or the cut: any multiply imaged position).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``scale, z_lens, z_source, theta_e_arcsec, lens_x_arcsec, lens_y_arcsec, lens_q,
+        lens_phi_rad, gamma1, gamma2, src_x_arcsec, src_y_arcsec, src_n_sersic, src_r_e_arcsec,
+        src_q, src_phi_rad, src_mag_g, src_mag_r, src_mag_z`` (unlensed AB magnitudes) and
+        ``sigma_v_kms`` (galaxy; NaN when theta_E was drawn directly) or ``m200_msun, c200,
+        nfw_rs_arcsec, nfw_alpha_rs_arcsec, bcg_theta_e_arcsec, bcg_sigma_v_kms`` (cluster, where
+        ``lens_*`` describe the BCG and the NFW shares its centre).
+    """
+    if scale not in DEFAULT_RANGES:
+        raise ValueError(f"scale must be 'galaxy' or 'cluster', not {scale!r}")
+    unknown = set(ranges) - set(DEFAULT_RANGES[scale])
+    if unknown:
+        raise TypeError(f"unknown range(s) for scale={scale!r}: {sorted(unknown)}; "
+                        f"known: {sorted(DEFAULT_RANGES[scale])}")
+    r = {**DEFAULT_RANGES[scale], **ranges}
+    if r["source_region"] not in ("caustic", "multiple") or (scale == "cluster" and r["source_region"] != "caustic"):
+        raise ValueError(f"source_region {r['source_region']!r} not supported for scale={scale!r}")
+    rng = np.random.default_rng(seed)
+    n = int(n)
+    if lens is not None:
+        lens = pd.DataFrame(lens).reset_index(drop=True)
+        if len(lens) != n:
+            raise ValueError(f"lens overrides have {len(lens)} rows for {n} draws")
+    if scale == "galaxy":
+        df = _draw_galaxy_lenses(rng, n, r)
+    else:
+        df = _draw_cluster_lenses(rng, n, r, fixed=lens)
+    if lens is not None:
+        for col in LENS_OVERRIDES:
+            if col in lens:
+                v = lens[col].to_numpy(float)
+                df[col] = np.where(np.isfinite(v), v, df[col].to_numpy(float))
+    df.insert(0, "scale", scale)
+    _draw_sources(rng, df, r)
+    return df
+
+
+def _draw_sources(rng, df, r):
+    n = len(df)
+    mag_r = _uniform(rng, r["src_mag_r"], n)
+    df["src_n_sersic"] = _uniform(rng, r["src_n_sersic"], n)
+    df["src_r_e_arcsec"] = _uniform(rng, r["src_r_e_arcsec"], n)
+    df["src_q"] = _uniform(rng, r["src_q"], n)
+    df["src_phi_rad"] = rng.uniform(0, np.pi, n)
+    df["src_mag_g"] = mag_r + _uniform(rng, r["src_g_r"], n)
+    df["src_mag_r"] = mag_r
+    df["src_mag_z"] = mag_r - _uniform(rng, r["src_r_z"], n)
+    pos = np.full((n, 2), np.nan)
+    valid = np.isfinite(df["theta_e_arcsec"].to_numpy(float))  # NaN: a catalogue cluster out of the window
+    if n and df["z_lens"].size:
+        if df["scale"].iloc[0] == "galaxy":
+            caustic, cut = _galaxy_caustics(df)
+            polys = [caustic] if r["source_region"] == "caustic" else [caustic, cut]
+            pos = _sample_in_regions(rng, polys)
+        else:
+            for k in np.flatnonzero(valid):
+                c = _cluster_caustic(df.iloc[k])
+                if c is not None:
+                    pos[k] = _sample_in_regions(rng, [(c[0][None], c[1][None])])[0]
+    if np.isnan(pos[valid]).any():
+        raise RuntimeError("could not place a source inside the caustic for some draws")
+    df.insert(df.columns.get_loc("src_n_sersic"), "src_x_arcsec", pos[:, 0])
+    df.insert(df.columns.get_loc("src_n_sersic"), "src_y_arcsec", pos[:, 1])
+    cols = ["src_x_arcsec", "src_y_arcsec"]
+    df[cols] = df[cols].astype(float)

@@ -1,0 +1,47 @@
+"""Sign-up, personal keys, JupyterHub users and the teacher key."""
+
+from __future__ import annotations
+
+import pytest
+
+from lensfinder_nb.classify.identity import (IdentityError, identify, is_teacher, new_teacher_key, personal_link,
+                                    sign_in, sign_up)
+
+
+def test_sign_up_then_the_link_opens_and_the_name_alone_does_not(store):
+    ada = sign_up(store, "Ada Lovelace")
+    assert ada.user_id == "u-ada-lovelace" and len(ada.key) >= 20
+    stored = store.sql("SELECT * FROM users")
+    assert ada.key not in stored.to_string()  # only the hash is kept
+    link = personal_link("me", ada)
+    again = identify(store, link.split("?", 1)[1], environ={})
+    assert again.user_id == ada.user_id and again.display_name == "Ada Lovelace"
+    for query in ("user=u-ada-lovelace", "user=u-ada-lovelace&key=wrong", "user=u-ada-lovelace&key="):
+        with pytest.raises(IdentityError, match="key_invalid"):
+            identify(store, query, environ={})
+    with pytest.raises(IdentityError, match="name_taken"):
+        sign_up(store, "ada lovelace")
+    with pytest.raises(IdentityError, match="key_invalid"):
+        sign_in(store, "u-nobody", "x")
+
+
+@pytest.mark.parametrize("name", ["", " ", "x" * 41, "<img src=x onerror=alert(1)>", "a\nb"])
+def test_bad_names_are_refused(store, name):
+    with pytest.raises(IdentityError, match="name_invalid"):
+        sign_up(store, name)
+    assert store.sql("SELECT count(*) AS n FROM users")["n"].iloc[0] == 0
+
+
+def test_jupyterhub_user_needs_no_key_and_ignores_the_query(store):
+    who = identify(store, "user=u-someone-else&key=x", environ={"JUPYTERHUB_USER": "grace"})
+    assert (who.user_id, who.role) == ("hub-grace", "hub")
+    assert identify(store, "", environ={}) is None
+    assert personal_link("me", who) == "/voila/render/me.ipynb"
+
+
+def test_teacher_key_rotates(store):
+    assert not is_teacher(store, None) and not is_teacher(store, "guess")
+    k1 = new_teacher_key(store)
+    assert is_teacher(store, k1)
+    k2 = new_teacher_key(store)
+    assert is_teacher(store, k2) and not is_teacher(store, k1)

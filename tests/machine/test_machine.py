@@ -1,0 +1,285 @@
+"""The machine: an honest tiny training run, model files, machine scores, combination with the crowd, routing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lensfinder_nb.cli import main as cli_main
+from lensfinder_nb.machine.combine import combine, machine_llr, machine_only, measure_skill, skill_from_store
+from lensfinder_nb.machine.data import augment, data_hash, dihedral, prepare, synthetic_set
+from lensfinder_nb.machine.routing import route, simulate_routing, vote_value
+from lensfinder_nb.scoring import completeness_at_fpr, roc_auc, simulate_crowd, swap
+from lensfinder_nb.scoring.swap import SWAP_DEFAULTS
+
+
+# ---------------------------------------------------------------------- honest training
+@pytest.fixture(scope="module")
+def hard_negatives_split():
+    """Lenses against fields with blue companions of similar flux (round or arc-shaped): total
+    blue light alone does not separate the classes.  600 train / 300 test, fixed seeds."""
+    from lensfinder_nb.machine.data import LabelledSet
+    kinds = ["companion", "arc_companion"]
+    train = synthetic_set(300, 300, seed=11, cluster_share=0.0, nonlens_kinds=kinds)
+    test = synthetic_set(150, 150, seed=12, cluster_share=0.0, nonlens_kinds=kinds)
+    return train, test, LabelledSet
+
+
+def _tiny_fit(train, seed=0, epochs=4):
+    from lensfinder_nb.machine.train import TrainConfig, fit
+    cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, width=8, seed=seed, n_synthetic=0, time_budget_s=None)
+    return fit(train, cfg)[0], cfg
+
+
+def test_blue_flux_alone_does_not_separate_the_hard_negatives(hard_negatives_split):
+    train, _, _ = hard_negatives_split
+    # total asinh-scaled g-band light of the 48 px view: a trivial "classifier" must stay weak
+    g = train.x[:, 0].sum(axis=(1, 2))
+    assert 0.3 < roc_auc(g, train.y) < 0.8
+
+
+def test_tiny_run_is_clearly_better_than_random(hard_negatives_split):
+    from lensfinder_nb.machine.predict import score_prepared
+    train, test, _ = hard_negatives_split
+    model, _ = _tiny_fit(train)
+    auc = roc_auc(score_prepared(model, test.x), test.y)
+    assert auc > 0.8, auc
+
+
+def test_shuffled_labels_give_chance_auc(hard_negatives_split):
+    from lensfinder_nb.machine.predict import score_prepared
+    train, test, LabelledSet = hard_negatives_split
+    shuffled = LabelledSet(train.x, np.random.default_rng(5).permutation(train.y), train.ids, train.info)
+    model, _ = _tiny_fit(shuffled)
+    auc = roc_auc(score_prepared(model, test.x), test.y)
+    assert 0.35 < auc < 0.65, auc
+
+
+def test_training_repeats_exactly_and_save_load_predicts_identically(hard_negatives_split, tmp_path):
+    from lensfinder_nb.machine.predict import load_model, save_model, score_prepared
+    train, test, _ = hard_negatives_split
+    small = train.subset(np.arange(0, len(train), 4))
+    m1, cfg = _tiny_fit(small, seed=3, epochs=1)
+    m2, _ = _tiny_fit(small, seed=3, epochs=1)
+    s1 = score_prepared(m1, test.x[:64])
+    np.testing.assert_array_equal(s1, score_prepared(m2, test.x[:64]))
+    meta = {"config": {"width": cfg.width, "threads": 2}, "input": {"scales": [1, 2]}, "data": {"snapshot": "x"}}
+    path = save_model(tmp_path / "m.pt", m1, meta)
+    loaded, meta2 = load_model(path)
+    assert meta2 == meta
+    np.testing.assert_array_equal(s1, score_prepared(loaded, test.x[:64]))
+
+
+def test_load_model_missing_file_says_how_to_make_one(tmp_path):
+    from lensfinder_nb.machine.predict import load_model
+    with pytest.raises(FileNotFoundError, match="lensfinder train"):
+        load_model(tmp_path / "none.pt")
+
+
+# ---------------------------------------------------------------------- input and augmentation
+def test_prepare_views_and_scaling():
+    cube = np.zeros((1, 3, 101, 101), np.float32)
+    cube[0, :, 50, 50] = 1.0                       # a point at the centre
+    x = prepare(cube)
+    assert x.shape == (1, 6, 48, 48)
+    assert np.unravel_index(x[0, 0].argmax(), (48, 48)) == (24, 24)
+    assert x[0, 3].max() > 0 and x[0, 3].max() < x[0, 0].max()   # binned view: diluted 4x
+    with pytest.raises(ValueError, match="shape"):
+        prepare(np.zeros((3, 101, 101)))
+
+
+def test_augment_applies_symmetries_of_the_square():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
+    out = augment(x, np.random.default_rng(0))
+    for i in range(2):
+        assert any(torch.equal(out[i], dihedral(x[i], k)) for k in range(8))
+    assert len({tuple(dihedral(x[0], k).flatten().tolist()) for k in range(8)}) == 8
+    np.testing.assert_array_equal(dihedral(x.numpy(), 5), dihedral(x, 5).numpy())
+
+
+def test_data_hash_ignores_order():
+    assert data_hash(["b", "a"]) == data_hash(["a", "b"]) != data_hash(["a"])
+
+
+# ---------------------------------------------------------------------- CLI and the store
+def test_train_and_predict_cli_write_machine_scores(tmp_path, capsys):
+    import json
+
+    from lensfinder_nb.sim.demo import build_demo
+    from lensfinder_nb.store import open_store
+    db = tmp_path / "lf.duckdb"
+    store = open_store(db)
+    build_demo(store, seed=1, n_mocks=24, n_nonlens=24, n_unknown=20)
+    assert cli_main(["train", "--db", str(db), "--epochs", "1", "--synthetic", "0", "--seed", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    model = tmp_path / "models" / "lensfinder-cnn.pt"
+    assert out["model"] == str(model) and model.exists()
+    assert out["data"]["n_subjects"] == 48 and out["data"]["n_validation"] == 12
+    assert 0.0 <= out["validation"]["auc"] <= 1.0
+    assert cli_main(["predict", "--db", str(db)]) == 0
+    ms = store.sql("SELECT * FROM machine_scores ORDER BY subject")
+    assert len(ms) == 68 and ms["score"].between(0, 1).all()
+    assert ms["model"].nunique() == 1 and ms["model"].iloc[0].startswith("lensfinder-cnn-")
+    from lensfinder_nb.machine.predict import load_model
+    _, meta = load_model(model)
+    assert set(ms.loc[ms["in_training"], "subject"]) == set(meta["data"]["train_subjects"])
+    assert meta["torch_version"] == torch.__version__ and meta["config"]["seed"] == 2
+    # predicting again replaces, never duplicates
+    assert cli_main(["predict", "--db", str(db)]) == 0
+    assert len(store.sql("SELECT * FROM machine_scores")) == 68
+    # skill only from held-out training subjects
+    skill = skill_from_store(store)
+    assert skill.n_lenses + skill.n_nonlenses == 12
+    store.close()
+
+
+def test_predict_without_a_model_is_a_clean_cli_error(store, capsys):
+    assert cli_main(["predict", "--db", str(store.path)]) == 1
+    assert "lensfinder train" in capsys.readouterr().err
+
+
+def test_train_without_labelled_subjects_is_a_clean_cli_error(tmp_path, capsys):
+    from lensfinder_nb.store import open_store
+    s = open_store(tmp_path / "x.duckdb")
+    s.add_subjects(pd.DataFrame({"subject": ["u1"], "label": [-1], "cube": ["cubes/none.npy#0"]}))
+    assert cli_main(["train", "--db", str(tmp_path / "x.duckdb"), "--synthetic", "0"]) == 1
+    assert "label 1" in capsys.readouterr().err
+    s.close()
+
+
+def test_machine_commands_document_every_option():
+    from lensfinder_nb.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in ("train", "predict"):
+        p = sub.choices[name]
+        assert p.description
+        for action in p._actions:
+            if action.dest != "help":
+                assert action.help, f"{name} {action.option_strings} has no help"
+        assert any("--db" in a.option_strings for a in p._actions)
+
+
+# ---------------------------------------------------------------------- combination with the crowd
+def _crowd_and_machine(seed=0, n_votes=6_000):
+    """A sparse simulated crowd plus a machine whose scores depend on the truth (AUC ~0.95)."""
+    crowd = simulate_crowd(n_votes=n_votes, n_users=150, n_subjects=3_000, n_training=600, dud_fraction=0.5,
+                           lens_rate=0.02, seed=seed, categorical=False)
+    rng = np.random.default_rng(seed + 100)
+    t = crowd.truth.to_numpy()
+    score = np.where(t == 1, rng.beta(4, 1.5, len(t)), rng.beta(1, 6, len(t)))
+    machine = pd.DataFrame({"subject": crowd.truth.index, "score": score})
+    labels = crowd.subjects.set_index("subject")["label"].reindex(crowd.truth.index).to_numpy()
+    held = labels >= 0
+    skill = measure_skill(score[held], t[held])
+    return crowd, machine, skill
+
+
+def test_combination_beats_crowd_alone_and_machine_alone_at_the_same_fpr():
+    wins_crowd = wins_machine = 0
+    for seed in range(3):
+        crowd, machine, skill = _crowd_and_machine(seed)
+        unknown = crowd.subjects.loc[crowd.subjects["label"] == -1, "subject"]
+        truth = crowd.truth.loc[unknown].to_numpy()
+        c = swap(crowd.votes, crowd.subjects)
+        results = {}
+        for name, f in (("crowd", c), ("machine", machine_only(machine, skill)), ("both", combine(c, machine, skill))):
+            p = f.set_index("subject")["probability"].reindex(unknown).to_numpy()
+            results[name] = completeness_at_fpr(p, truth, 0.01)
+        wins_crowd += results["both"] > results["crowd"]
+        wins_machine += results["both"] > results["machine"]
+    assert wins_crowd == 3 and wins_machine == 3
+
+
+def test_an_uninformative_machine_leaves_the_crowd_alone():
+    crowd, machine, _ = _crowd_and_machine(1)
+    rng = np.random.default_rng(3)
+    held = crowd.subjects["label"].to_numpy() >= 0
+    skill = measure_skill(rng.random(held.sum()), crowd.truth.to_numpy()[held])
+    assert max(abs(v) for v in skill.llr) < 1.0
+    assert abs(skill.pl - 0.5) < 0.1 and abs(skill.pd - 0.5) < 0.1 and skill.skill_bits < 0.02
+
+
+def test_threshold_mode_is_one_swap_vote_with_the_machines_pl_pd():
+    skill = measure_skill([0.9, 0.8, 0.7, 0.2, 0.1, 0.6], [1, 1, 1, 0, 0, 0], threshold=0.5)
+    assert skill.pl == pytest.approx(5 / 7) and skill.pd == pytest.approx(4 / 7)
+    llr = machine_llr(np.array([0.95, 0.05]), skill, mode="threshold")
+    np.testing.assert_allclose(llr, [np.log(skill.pl / (1 - skill.pd)), np.log((1 - skill.pl) / skill.pd)])
+    crowd = pd.DataFrame({"subject": ["a", "b"], "probability": [0.5, 2e-4], "n_votes": [3, 0]})
+    out = combine(crowd, pd.DataFrame({"subject": ["a", "b", "c"], "score": [0.95, 0.05, 0.95]}), skill,
+                  mode="threshold").set_index("subject")
+    assert out.loc["a", "probability"] == pytest.approx(1 / (1 + np.exp(-llr[0])))
+    assert out.loc["c", "n_votes"] == 0   # no crowd votes: starts from the prior
+    assert out.loc["c", "probability"] == pytest.approx(
+        1 / (1 + np.exp(-(np.log(SWAP_DEFAULTS["prior"] / (1 - SWAP_DEFAULTS["prior"])) + llr[0]))))
+    assert set(out["status"]) <= {"detected", "rejected", "undecided"}
+    with pytest.raises(ValueError, match="mode"):
+        machine_llr([0.5], skill, mode="prior")
+
+
+def test_graded_evidence_is_bounded_and_increases_with_the_score():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(500), np.zeros(500)].astype(int)
+    s = np.clip(np.where(y == 1, rng.beta(5, 1, 1000), rng.beta(1, 5, 1000)), 0, 1)
+    skill = measure_skill(s, y)
+    llr = np.array(skill.llr)
+    assert np.all(np.abs(llr) <= np.log(99) + 1e-12)
+    assert llr[-1] > 0 > llr[0] and np.corrcoef(np.arange(len(llr)), llr)[0, 1] > 0.9
+
+
+# ---------------------------------------------------------------------- routing
+def _pool():
+    return pd.DataFrame({
+        "subject": ["easy_no", "likely", "maybe", "hard", "done", "train"],
+        "label": [-1, -1, -1, -1, -1, 1],
+        "n_votes": [0, 1, 0, 12, 3, 0],
+        "retired": [False, False, False, False, True, False],
+        "machine_score": [0.01, 0.95, 0.5, 0.4, 0.9, 0.9],
+        "posterior": [1e-8, 0.2, 0.01, 0.01, 0.99, 0.5],
+    })
+
+
+def test_route_serves_live_unknowns_best_first():
+    ids = route(_pool(), 0.1, 10, np.random.default_rng(0), explore=0.0)
+    assert set(ids) == {"easy_no", "likely", "maybe", "hard"}      # no retired, no training subjects
+    assert ids[0] == "likely" and ids[-1] == "easy_no"
+    assert route(_pool(), 0.1, 0, np.random.default_rng(0)) == []
+
+
+def test_hard_subjects_go_to_skilled_volunteers():
+    skilled = route(_pool(), 0.6, 4, np.random.default_rng(0), explore=0.0)
+    novice = route(_pool(), 0.05, 4, np.random.default_rng(0), explore=0.0)
+    assert skilled.index("hard") < skilled.index("maybe")
+    assert novice.index("maybe") < novice.index("hard")
+    v = vote_value(np.array([0.5, 0.5]), np.array([0, 20]), 0.6)
+    assert v[1] > v[0]
+
+
+def test_route_explores_and_is_reproducible():
+    rng = np.random.default_rng(1)
+    n = 400
+    pool = pd.DataFrame({"subject": [f"s{i}" for i in range(n)], "label": -1, "n_votes": 0, "retired": False,
+                         "machine_score": np.linspace(0, 1, n), "posterior": np.linspace(1e-6, 0.5, n)})
+    top = set(pool["subject"].iloc[-50:])
+    picks = route(pool, 0.3, 50, rng, explore=0.2)
+    assert len(picks) == len(set(picks)) == 50
+    assert 0 < len(set(picks) - top) < 25
+    assert route(pool, 0.3, 50, np.random.default_rng(7)) == route(pool, 0.3, 50, np.random.default_rng(7))
+    with pytest.raises(ValueError, match="explore"):
+        route(pool, 0.3, 5, rng, explore=1.5)
+
+
+def test_routing_decides_hidden_lenses_with_fewer_classifications_than_random_order():
+    rng = np.random.default_rng(2)
+    n = 400
+    truth = pd.Series((np.arange(n) < 8).astype(int), index=[f"u{i:03d}" for i in range(n)])
+    score = np.where(truth.to_numpy() == 1, rng.beta(5, 1.5, n), rng.beta(1, 6, n))
+    y_held = np.r_[np.ones(200), np.zeros(200)].astype(int)
+    s_held = np.where(y_held == 1, rng.beta(5, 1.5, 400), rng.beta(1, 6, 400))
+    llr = pd.Series(machine_llr(score, measure_skill(s_held, y_held)), index=truth.index)
+    routed = simulate_routing(truth, llr, order="routed", seed=0, max_votes=8_000)
+    rand = simulate_routing(truth, llr, order="random", seed=0, max_votes=8_000)
+    assert routed["votes_90pc"] < rand["votes_90pc"]
+    assert routed["votes_all_lenses_decided"] <= rand["votes_all_lenses_decided"]

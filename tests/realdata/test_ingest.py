@@ -1,0 +1,244 @@
+"""Ingesting a folder of real-style cutouts: what lands, what is refused and why, and re-runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from PIL import Image
+
+from lensfinder_nb import cli
+from lensfinder_nb.realdata.ingest import IngestError, coordinate_name, ingest_directory
+from lensfinder_nb.store import open_store
+
+N = 32
+PIXSCALE = 0.262
+
+
+def _header(ra, dec, n=N, bands="grz"):
+    h = fits.Header()
+    h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    h["CRVAL1"], h["CRVAL2"] = ra, dec
+    h["CRPIX1"] = h["CRPIX2"] = (n + 1) / 2
+    h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = -PIXSCALE / 3600, 0.0, 0.0, PIXSCALE / 3600
+    if bands:
+        h["BANDS"] = bands
+        for i, b in enumerate(bands):
+            h[f"BAND{i}"] = b
+    return h
+
+
+def _planes(nb=3, n=N, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    galaxy = 0.4 * np.exp(-(xx**2 + yy**2) / 12.0)
+    return (rng.normal(0, 0.01, (nb, n, n)) + galaxy).astype(np.float32)
+
+
+def write_cube(path, ra=150.0, dec=2.0, data=None, bands="grz", wcs=True):
+    data = _planes(len(bands) if bands else 3) if data is None else data
+    h = _header(ra, dec, data.shape[-1], bands) if wcs else fits.Header()
+    if not wcs and bands:
+        h["BANDS"] = bands
+    fits.PrimaryHDU(data, header=h).writeto(path)
+    return data
+
+
+def write_band(path, band_data, ra=None, dec=None):
+    h = _header(ra, dec, band_data.shape[-1], bands="") if ra is not None else fits.Header()
+    fits.PrimaryHDU(band_data, header=h).writeto(path)
+
+
+def _picture(path, n=N, fmt=None):
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(20, 200, (n, n, 3), dtype=np.uint8)).save(path, format=fmt)
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    s = open_store(tmp_path / "data" / "lf.duckdb")
+    yield s
+    s.close()
+
+
+def test_good_files_land_with_positions_labels_and_images(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cube = write_cube(src / "a.fits", ra=150.0, dec=2.0)
+    planes = _planes(seed=5)
+    for b, p in zip("grz", planes):
+        write_band(src / f"b_{b}.fits", p, ra=151.0, dec=2.5)
+    _picture(src / "c.png")
+    _picture(src / "d.jpg")
+    (src / "README.txt").write_text("notes")
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"name": ["a.fits", "b", "c", ""], "ra": [np.nan, np.nan, 152.0, np.nan],
+                  "dec": [np.nan, np.nan, -1.0, np.nan], "label": [1, 0, "lens", ""]}).to_csv(labels, index=False)
+
+    calls = []
+    report = ingest_directory(empty_store, src, labels, progress=lambda it, **kw: calls.append(kw) or it)
+
+    assert calls == [{"total": 4, "desc": "checking", "unit": "file"}]
+    assert report.bad == [] and report.ignored == ["README.txt"]
+    assert sorted(report.added) == ["J100000.00+020000.0", "J100400.00+023000.0", "J100800.00-010000.0", "img-d"]
+    assert report.unmatched_labels == 1
+    subjects = empty_store.subjects().set_index("subject")
+    a = subjects.loc["J100000.00+020000.0"]
+    assert (a["ra"], a["dec"], a["label"], a["kind"]) == (pytest.approx(150.0), pytest.approx(2.0), 1, "lens")
+    assert json.loads(a["params"]) == {"file": "a.fits", "coords_from": "wcs"}
+    assert subjects.loc["J100400.00+023000.0", "label"] == 0
+    c = subjects.loc["J100800.00-010000.0"]        # a picture: position and label from the CSV
+    assert (c["ra"], c["dec"], c["label"]) == (152.0, -1.0, 1) and pd.isna(c["cube"])
+    d = subjects.loc["img-d"]
+    assert d["label"] == -1 and np.isnan(d["ra"])
+
+    data_dir = tmp_path / "data"
+    stored = fits.getdata(data_dir / a["cube"])
+    assert a["cube"] == "cubes/ingest/J100000.00+020000.0.fits"
+    assert stored.shape == (3, N, N) and np.array_equal(stored, cube)
+    assert np.array_equal(fits.getdata(data_dir / subjects.loc["J100400.00+023000.0", "cube"]), planes)
+    from lensfinder_nb.imaging.files import load_cube, mock_ref
+    assert np.array_equal(load_cube(data_dir, a["cube"]), cube)      # the shared loader reads it, "+" and all
+    arc = np.zeros((1, 3, N, N), np.float16)
+    from lensfinder_nb.imaging.files import write_batch
+    assert np.array_equal(load_cube(data_dir, mock_ref(write_batch(data_dir, "arcs", arc)[0], a["cube"])), cube)
+    hdr = fits.getheader(data_dir / a["cube"])
+    assert hdr["BANDS"] == "grz" and hdr["CRVAL1"] == pytest.approx(150.0)
+    for sid, row in subjects.iterrows():
+        with Image.open(data_dir / row["image"]) as im:
+            assert im.format == "JPEG" and im.size == (N, N)
+
+    assert ingest_directory(empty_store, data_dir).added == []       # the store's own images are not input
+    again = ingest_directory(empty_store, src, labels)
+    assert again.added == [] and sorted(again.existing) == sorted(report.added) and again.bad == []
+    assert len(empty_store.subjects()) == 4
+
+
+def test_bad_files_are_listed_with_reasons_and_skipped(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_cube(src / "good.fits", ra=10.0, dec=0.0)
+    write_cube(src / "good_again.fits", ra=10.0 + 0.5 / 3600, dec=0.0)          # same object, 0.5"
+    write_cube(src / "flat.fits", ra=11.0, data=_planes()[0], bands="")          # 2-D, no band
+    write_cube(src / "hwc.fits", ra=12.0, data=np.moveaxis(_planes(), 0, -1).copy(), bands="")
+    write_cube(src / "noz.fits", ra=13.0, bands="gr")
+    holes = _planes()
+    holes[2, :4, :] = np.nan                                                   # 12.5 % of z
+    write_cube(src / "holes.fits", ra=14.0, data=holes)
+    dead = _planes()
+    dead[1] = 0.0
+    write_cube(src / "dead.fits", ra=15.0, data=dead)
+    write_cube(src / "tiny.fits", ra=16.0, data=_planes(n=8))
+    write_cube(src / "cut.fits", ra=17.0)
+    raw = (src / "cut.fits").read_bytes()
+    (src / "cut.fits").write_bytes(raw[: len(raw) // 2])
+    (src / "text.fits").write_text("this is not a FITS file\n" * 200)
+    write_band(src / "pair_g.fits", _planes()[0], ra=18.0, dec=0.0)
+    write_band(src / "pair_r.fits", _planes()[1], ra=18.0, dec=0.0)
+    _picture(src / "broken.jpg")
+    raw = (src / "broken.jpg").read_bytes()
+    (src / "broken.jpg").write_bytes(raw[: len(raw) // 3])
+    _picture(src / "black.png")
+    Image.new("RGB", (N, N)).save(src / "black.png")
+
+    report = ingest_directory(empty_store, src)
+
+    bad = dict(report.bad)
+    assert report.added == ["J004000.00+000000.0"]
+    assert set(bad) == {"good_again.fits", "flat.fits", "hwc.fits", "noz.fits", "holes.fits", "dead.fits",
+                        "tiny.fits", "cut.fits", "text.fits", "pair_{g,r}.fits", "broken.jpg", "black.png"}
+    assert bad["good_again.fits"].startswith("duplicate position: 0.50 arcsec from good.fits")
+    assert "2-D image" in bad["flat.fits"]
+    assert "wrong shape (32, 32, 3)" in bad["hwc.fits"]
+    assert bad["noz.fits"] == "missing band(s) z (has gr)"
+    assert bad["holes.fits"] == "12.5 % of the z-band pixels are NaN or zero (limit 5 %)"
+    assert bad["dead.fits"] == "the r band is empty (all NaN or zero)"
+    assert "8x8 pixels" in bad["tiny.fits"]
+    assert bad["cut.fits"] == "truncated FITS file"
+    assert bad["text.fits"].startswith("not a readable FITS file")
+    assert bad["pair_{g,r}.fits"] == "missing band(s) z (found g, r)"
+    assert bad["broken.jpg"].startswith("not a readable image")
+    assert bad["black.png"] == "the image is empty (all black)"
+
+    # A later folder with the same object again: a duplicate of what the store holds.
+    more = tmp_path / "more"
+    more.mkdir()
+    write_cube(more / "other_name.fits", ra=10.0, dec=0.3 / 3600)
+    later = ingest_directory(empty_store, more)
+    assert later.added == [] and later.bad[0][1].startswith(
+        "duplicate position: 0.30 arcsec from subject J004000.00+000000.0 already in the store")
+
+
+def test_a_few_nan_at_survey_edges_are_zeroed_and_accepted(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    data = _planes()
+    data[:, 0, :10] = np.nan                                        # 10 of 1024 pixels per band (~1 %)
+    write_cube(src / "edge.fits", ra=20.0, dec=-5.0, data=data)
+    report = ingest_directory(empty_store, src)
+    assert report.bad == [] and report.notes == [("edge.fits", "30 NaN pixels set to 0")]
+    row = empty_store.subjects().iloc[0]
+    stored = fits.getdata(tmp_path / "data" / row["cube"])
+    assert np.isfinite(stored).all() and (stored[:, 0, :10] == 0).all()
+    assert stored.dtype.kind == "f" and stored.dtype.itemsize == 4
+
+
+def test_labels_match_by_position_and_bad_labels_are_reported(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_cube(src / "x.fits", ra=30.0, dec=1.0)
+    write_cube(src / "y.fits", ra=31.0, dec=1.0)
+    write_cube(src / "nowcs.fits", wcs=False)
+    labels = pd.DataFrame({"name": ["zzz", "y"], "ra": [30.0 + 0.4 / 3600, 31.0], "dec": [1.0, 1.0],
+                           "label": [0, "maybe"]})
+    report = ingest_directory(empty_store, src, labels)
+    assert dict(report.bad) == {"y.fits": "label 'maybe' in the labels file is not 1, 0 or -1"}
+    subjects = empty_store.subjects().set_index("subject")
+    assert subjects.loc[coordinate_name(30.0, 1.0), "label"] == 0
+    assert subjects.loc["img-nowcs", "label"] == -1 and np.isnan(subjects.loc["img-nowcs", "ra"])
+
+
+def test_labels_file_problems_are_errors(empty_store, tmp_path):
+    with pytest.raises(IngestError, match="no such file or folder"):
+        ingest_directory(empty_store, tmp_path / "missing")
+    with pytest.raises(IngestError, match="no such labels file"):
+        ingest_directory(empty_store, tmp_path, tmp_path / "nope.csv")
+    (tmp_path / "l.csv").write_text("label\n1\n")
+    with pytest.raises(IngestError, match="needs a 'name' or 'file' column"):
+        ingest_directory(empty_store, tmp_path, tmp_path / "l.csv")
+
+
+def _cli(argv, monkeypatch):
+    return cli.main(argv)
+
+
+def test_cli_ingest(tmp_path, monkeypatch, capsys):
+    db = tmp_path / "lf.duckdb"
+    assert _cli(["ingest", str(tmp_path / "nowhere"), "--db", str(db)], monkeypatch) == 1
+    assert capsys.readouterr().err == f"lensfinder: error: {tmp_path / 'nowhere'}: no such file or folder\n"
+
+    src = tmp_path / "in"
+    src.mkdir()
+    assert _cli(["ingest", str(src), "--db", str(db)], monkeypatch) == 0          # nothing to do
+    assert "0 added" in capsys.readouterr().out
+
+    (src / "junk.fits").write_bytes(b"\0" * 100)
+    assert _cli(["ingest", str(src), "--db", str(db)], monkeypatch) == 1          # only bad files
+    out = capsys.readouterr().out
+    assert out.startswith("bad: junk.fits: not a readable FITS file") and "0 added, 0 already in the store, 1 bad" in out
+
+    write_cube(src / "ok.fits", ra=40.0, dec=3.0)
+    labels = tmp_path / "l.csv"
+    labels.write_text("file,label\nok.fits,1\n")
+    assert _cli(["ingest", str(src), "--labels", str(labels), "--db", str(db)], monkeypatch) == 0
+    assert "1 added, 0 already in the store, 1 bad" in capsys.readouterr().out
+    store = open_store(db)
+    try:
+        subjects = store.subjects()
+    finally:
+        store.close()
+    assert subjects["subject"].tolist() == ["J024000.00+030000.0"] and subjects["label"].tolist() == [1]
+    assert subjects["source"].tolist() == ["ingest"]

@@ -1,0 +1,200 @@
+"""Mock-lens physics: our fast arcs against lenstronomy itself, cuts, noise and the end-to-end batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lensfinder_nb.sim import lensing as L
+
+SEEING = np.array([1.40, 1.28, 1.18])  # FWHM arcsec, g r z
+SKY = np.array([0.003, 0.006, 0.013])  # nanomaggies per pixel, g r z
+
+
+@pytest.fixture(scope="module")
+def galaxy_params():
+    return L.draw_mock_params(4, seed=11)
+
+
+@pytest.fixture(scope="module")
+def cluster_params():
+    return L.draw_mock_params(2, seed=12, scale="cluster")
+
+
+def _l1(a, b):
+    return np.abs(a - b).sum() / np.abs(b).sum()
+
+
+# ---------------------------------------------------------------- parameters
+def test_draws_are_seeded_and_within_ranges():
+    a, b = L.draw_mock_params(300, seed=3), L.draw_mock_params(300, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(L.draw_mock_params(300, seed=4))
+    assert a["theta_e_arcsec"].between(1, 3).all()
+    assert a["src_n_sersic"].between(0.5, 2).all() and a["src_r_e_arcsec"].between(0.1, 0.6).all()
+    assert a["src_mag_r"].between(21.5, 24.5).all()
+    assert (a["src_mag_g"] - a["src_mag_r"]).between(0, 0.6).all()
+    assert (a["src_mag_r"] - a["src_mag_z"]).between(-0.2, 0.6).all()
+    assert np.hypot(a["gamma1"], a["gamma2"]).max() <= 0.1
+    assert (a["z_source"] > a["z_lens"]).all()
+    assert np.isfinite(a[["src_x_arcsec", "src_y_arcsec"]].to_numpy()).all()
+
+
+def test_ranges_are_overridable_and_checked():
+    p = L.draw_mock_params(50, seed=1, theta_e_arcsec=(2.0, 2.5), src_mag_r=(22.0, 22.0))
+    assert p["theta_e_arcsec"].between(2.0, 2.5).all() and (p["src_mag_r"] == 22.0).all()
+    with pytest.raises(TypeError, match="unknown range"):
+        L.draw_mock_params(2, seed=1, theta_e=(1, 2))
+    with pytest.raises(ValueError, match="scale"):
+        L.draw_mock_params(2, seed=1, scale="group")
+
+
+def test_theta_e_from_velocity_dispersion():
+    p = L.draw_mock_params(5, seed=2, sigma_v_kms=(250.0, 250.0))
+    lc = L._lens_cosmo(p["z_lens"].iloc[0], p["z_source"].iloc[0])
+    assert p["theta_e_arcsec"].iloc[0] == pytest.approx(lc.sis_sigma_v2theta_E(250.0))
+    assert p["theta_e_arcsec"].between(0.3, 2.5).all() and p["theta_e_arcsec"].nunique() == 5
+
+
+def test_cluster_draws_have_cluster_einstein_radii(cluster_params):
+    p = cluster_params
+    assert p["theta_e_arcsec"].between(4, 20).all()
+    assert p["m200_msun"].between(1e14, 1e15).all() and p["c200"].between(4, 5).all()
+    assert (p["nfw_rs_arcsec"] > 0).all() and (p["bcg_theta_e_arcsec"] > 0).all()
+
+
+# ---------------------------------------------------------------- physics against lenstronomy
+def test_own_sie_shear_ray_tracing_matches_lenstronomy(galaxy_params):
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(-13, 13, (2, 2000))
+    for _, row in galaxy_params.iterrows():
+        lm, kw = L._lenstronomy_lens(row)
+        ref_x, ref_y = lm.ray_shooting(x, y, kw)
+        cols = {k: np.float64(v) for k, v in row.items() if k != "scale"}
+        bx, by = L._galaxy_beta(x, y, cols)
+        np.testing.assert_allclose(bx, ref_x, atol=1e-6)
+        np.testing.assert_allclose(by, ref_y, atol=1e-6)
+
+
+@pytest.mark.parametrize("which", ["galaxy_params", "cluster_params"])
+def test_sources_lie_inside_the_caustic(which, request):
+    """The source centre has at least 3 images (inside the tangential caustic of SIE/NFW + shear)."""
+    from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver
+
+    for _, row in request.getfixturevalue(which).iloc[:2].iterrows():
+        lm, kw = L._lenstronomy_lens(row)
+        solver = LensEquationSolver(lm)
+        x, y = solver.image_position_from_source(
+            row["src_x_arcsec"], row["src_y_arcsec"], kw, search_window=3 * row["theta_e_arcsec"],
+            min_distance=row["theta_e_arcsec"] / 20, precision_limit=1e-8, num_iter_max=30)
+        assert len(x) >= 3, (which, row["theta_e_arcsec"], len(x))
+
+
+@pytest.mark.parametrize("which", ["galaxy_params", "cluster_params"])
+def test_arcs_match_lenstronomy_reference(which, request):
+    params = request.getfixturevalue(which)
+    seeing = np.tile(SEEING, (len(params), 1)) * np.linspace(0.9, 1.1, len(params))[:, None]
+    arcs, info = L.paint_arcs(params, seeing)
+    assert arcs.dtype == np.float32 and arcs.shape == (len(params), 3, 101, 101)
+    for k in range(len(params)):
+        ref = L.lenstronomy_reference_arc(params.iloc[k], seeing[k], supersampling=2)
+        np.testing.assert_allclose(arcs[k].sum(axis=(1, 2)), ref.sum(axis=(1, 2)), rtol=0.01)
+        assert _l1(arcs[k], ref) < 0.02
+        assert _l1(arcs[k], ref) < 1e-4  # same numerics: only float32 round-off differs
+
+
+def test_supersampling_2_is_converged_against_a_fine_reference(galaxy_params):
+    row = galaxy_params.iloc[[0]]
+    arcs, _ = L.paint_arcs(row, SEEING)
+    fine = L.lenstronomy_reference_arc(row.iloc[0], SEEING, supersampling=6)
+    np.testing.assert_allclose(arcs[0].sum(axis=(1, 2)), fine.sum(axis=(1, 2)), rtol=0.01)
+    assert _l1(arcs[0], fine) < 0.02
+
+
+def test_colour_is_a_flux_ratio_and_psf_shapes_broadcast(galaxy_params):
+    a1, info = L.paint_arcs(galaxy_params, SEEING)
+    a2, _ = L.paint_arcs(galaxy_params, np.tile(SEEING, (len(galaxy_params), 1)))
+    np.testing.assert_array_equal(a1, a2)
+    unlensed = 10 ** (-0.4 * (galaxy_params[["src_mag_g", "src_mag_r", "src_mag_z"]].to_numpy() - 22.5))
+    lensed = info[["flux_g", "flux_r", "flux_z"]].to_numpy()
+    np.testing.assert_allclose(lensed / unlensed, np.repeat(info[["magnification"]].to_numpy(), 3, 1), rtol=0.01)
+    assert (info["magnification"] > 2).all()
+
+
+# ---------------------------------------------------------------- noise, S/N, masks, cuts
+def test_arc_noise_is_the_arcs_shot_noise_only():
+    arcs = np.zeros((2, 3, 64, 64), np.float32)
+    arcs[1] = 0.5
+    noisy = L.add_arc_noise(arcs, seed=5)
+    assert noisy.dtype == np.float32
+    np.testing.assert_array_equal(noisy[0], 0)
+    gain = np.array(L.E_PER_NMGY)
+    np.testing.assert_allclose(noisy[1].std(axis=(1, 2)), np.sqrt(0.5 / gain), rtol=0.05)
+    np.testing.assert_array_equal(noisy, L.add_arc_noise(arcs, seed=5))
+
+
+def test_arc_snr_definition_and_masks():
+    arcs = np.zeros((1, 3, 20, 20), np.float32)
+    arcs[0, :, 5, 5:9] = 0.01  # 4 pixels above 1 sigma in g and r, below in z
+    snr = L.arc_snr(arcs, SKY)
+    np.testing.assert_allclose(snr[0], [0.04 / (0.003 * 2), 0.04 / (0.006 * 2), 0.0], rtol=1e-5)
+    masks = L.arc_masks(arcs, SKY)
+    assert masks.shape == (1, 20, 20) and masks.dtype == bool and masks.sum() == 4
+    assert L.arc_masks(arcs, SKY, nsigma=2.0).sum() == 4 and L.arc_masks(arcs, SKY, nsigma=4.0).sum() == 0
+
+
+def test_quality_cuts_count_reasons():
+    info = pd.DataFrame({"magnification": [10.0, 2.0, 2.0, 5.0], "snr_g": [30.0, 30.0, 5.0, 5.0],
+                         "snr_r": [10.0, 10.0, 5.0, 25.0], "snr_z": [1.0, 1.0, 1.0, 1.0]})
+    mask, why = L.quality_cuts(info)
+    assert mask.tolist() == [True, False, False, True]
+    assert why == {"magnification < 3": 2, "S/N(best) < 20": 1}
+    mask, why = L.quality_cuts(info, min_magnification=1.5, min_snr=20, snr_band="g")
+    assert mask.tolist() == [True, True, False, False] and why == {"S/N(g) < 20": 2}
+
+
+# ---------------------------------------------------------------- end to end
+def test_simulate_mocks_end_to_end():
+    backgrounds = np.random.default_rng(0).normal(0, 0.005, (3, 3, 101, 101)).astype(np.float32)
+    seeing = np.array([[1.3, 1.2, 1.1], [1.5, 1.4, 1.3], [1.4, 1.3, 1.2]])
+    batch = L.simulate_mocks(backgrounds, seeing, SKY, n=12, seed=7, min_snr=30)
+    p = batch.params
+    assert len(p) == 12 and batch.arcs.shape == (12, 3, 101, 101) and batch.masks.shape == (12, 101, 101)
+    assert batch.arcs.dtype == np.float32 and batch.masks.dtype == bool
+    assert (p["magnification"] >= 3).all() and (p[["snr_g", "snr_r", "snr_z"]].max(axis=1) >= 30).all()
+    assert p["background"].between(0, 2).all()
+    np.testing.assert_array_equal(p[["psf_fwhm_g", "psf_fwhm_r", "psf_fwhm_z"]].to_numpy(), seeing[p["background"]])
+    assert 12 <= batch.n_draws <= 12 + sum(batch.rejected.values())
+    assert batch.n_draws > 12 and batch.rejected  # some draws fail S/N >= 30
+    images = batch.images(backgrounds)
+    np.testing.assert_allclose(images[0], backgrounds[p["background"].iloc[0]] + batch.arcs[0], rtol=1e-6)
+    again = L.simulate_mocks(backgrounds, seeing, SKY, n=12, seed=7, min_snr=30)
+    np.testing.assert_array_equal(again.arcs, batch.arcs)
+
+
+def test_simulate_mocks_warns_on_shortfall():
+    backgrounds = np.zeros((1, 3, 101, 101), np.float32)
+    with pytest.warns(RuntimeWarning, match="passed the cuts"):
+        batch = L.simulate_mocks(backgrounds, SEEING, SKY, n=4, seed=1, max_draws_factor=2, min_magnification=1e6)
+    assert len(batch.params) == 0 and batch.n_draws == 8
+    assert batch.rejected == {"magnification < 1e+06": 8}
+
+
+def test_lenstronomy_is_imported_lazily():
+    import subprocess
+    import sys
+
+    code = "import sys, lensfinder_nb.sim.lensing; print(any(m.startswith('lenstronomy') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_pack_arcs_float16_round_trip():
+    arcs, _ = L.paint_arcs(L.draw_mock_params(2, seed=9), SEEING)
+    noisy = L.add_arc_noise(arcs, seed=1)
+    packed = L.pack_arcs(noisy)
+    assert packed.dtype == np.float16 and packed.shape == noisy.shape and np.isfinite(packed).all()
+    back = L.unpack_arcs(packed)
+    np.testing.assert_allclose(back.sum(axis=(2, 3)), noisy.sum(axis=(2, 3)), rtol=1e-3)
+    np.testing.assert_allclose(back, noisy, rtol=1e-3, atol=1e-7)
