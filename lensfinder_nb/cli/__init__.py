@@ -20,7 +20,7 @@ from ._common import CliError
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine"]
+COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine", "realism"]
 
 
 def build_parser() -> argparse.ArgumentParser:
