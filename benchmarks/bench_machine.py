@@ -26,6 +26,7 @@ import pandas as pd
 from lensfinder_nb.sim.demo import TRUTH_FILE, build_demo
 from lensfinder_nb.machine.combine import combine, machine_llr, skill_from_store
 from lensfinder_nb.machine.data import synthetic_set
+from lensfinder_nb.machine.inputs import views
 from lensfinder_nb.machine.predict import load_model, score_prepared
 from lensfinder_nb.machine.routing import simulate_routing, simulate_votes
 from lensfinder_nb.scoring import completeness_at_fpr, roc_auc, swap
@@ -84,15 +85,15 @@ def main() -> None:
     print("== training (default `lensfinder train` on the demo: 320 mocks, 320 non-lenses)")
     print(f"wall time {t_train:.0f} s (data {meta['seconds']['data']:.0f} s, fit {meta['seconds']['fit']:.0f} s), "
           f"peak memory {mem_train:.0f} MB; predict {t_pred:.0f} s, peak {mem_pred:.0f} MB")
-    print(f"training images: {meta['data']['n_train_store']} from the store + {meta['data']['n_synthetic']} "
-          f"simulated, {meta['epochs_run']} of {meta['config']['epochs']} epochs (time budget "
+    print(f"training images: {meta['data']['n_train_images']} ({meta['data']['n_train_store']} store subjects, "
+          f"their mocks' backgrounds, simulated), {meta['epochs_run']} of {meta['config']['epochs']} epochs (time budget "
           f"{meta['config']['time_budget_s']} s); torch {meta['torch_version']}")
     print(f"validation (held-out store subjects: {v['n_lenses']} mocks, {v['n_nonlenses']} non-lenses): "
           f"AUC {v['auc']:.3f}, TPR at 1 % FPR {v['tpr_at_fpr_1pc']:.3f}, at 0.1 % FPR {v['tpr_at_fpr_0.1pc']:.3f}")
 
     # -- independent simulated test set (a seed the training never used)
     test = synthetic_set(args.test_size, args.test_size, seed=987654)
-    s_test = score_prepared(model, test.x)
+    s_test = score_prepared(model, views(test.x))
     y = test.y.astype(int)
     print(f"\n== simulated test set ({int(y.sum())} lenses, {int((1 - y).sum())} non-lenses of the demo's mix)")
     print(f"AUC {roc_auc(s_test, y):.3f}, TPR at 1 % FPR {completeness_at_fpr(s_test, y, 0.01):.3f}, "

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="simulated training images to add, half lenses (default 5000; 0 for the store's only)")
     p.add_argument("--include-confirmed", action="store_true",
                    help="also train on unknown subjects the crowd detected (online SWAP status 'detected')")
+    p.add_argument("--real-lenses", type=Path, default=None, metavar="FOLDER",
+                   help="also train on the real lens cubes of FOLDER (FITS g, r, z in nanomaggies, as `lensfinder "
+                        "ingest` reads them; each copied 8 times, every copy augmented differently)")
     p.set_defaults(func=_train)
 
     p = subparsers.add_parser(
@@ -45,7 +48,8 @@ def _train(args: argparse.Namespace) -> int:
     from ..machine.predict import default_model_path, save_model
     from ..machine.train import TrainConfig, train_from_store
 
-    config = TrainConfig(seed=args.seed, include_confirmed=args.include_confirmed)
+    config = TrainConfig(seed=args.seed, include_confirmed=args.include_confirmed,
+                         real_lenses=str(args.real_lenses) if args.real_lenses else None)
     if args.epochs is not None:
         if args.epochs < 1:
             raise CliError("--epochs must be at least 1")

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["write_batch", "write_image", "write_images", "read_image", "load_cube", "load_mask", "mock_ref",
-           "parse_ref"]
+           "mock_parts", "parse_ref"]
 
 MOCK_PREFIX = "mock:"
 # the arc is always a batch item, so the first "+" after "#<i>" separates it from the background
@@ -155,6 +155,16 @@ def read_image(data_dir: str | os.PathLike, ref: str) -> bytes:
 def mock_ref(arc_ref: str, background_ref: str) -> str:
     """The reference of a mock: its arc (float16 batch item) plus its background cube."""
     return f"{MOCK_PREFIX}{arc_ref}+{background_ref}"
+
+
+def mock_parts(ref: str) -> tuple[str, str] | None:
+    """(arc reference, background reference) of a mock reference, None for any other reference.
+
+    >>> mock_parts("mock:cubes/arcs.npy#2+cubes/bg.npy#7")
+    ('cubes/arcs.npy#2', 'cubes/bg.npy#7')
+    """
+    match = _MOCK.fullmatch(str(ref)) if str(ref).startswith(MOCK_PREFIX) else None
+    return (match["arc"], match["background"]) if match else None
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:

@@ -1,16 +1,14 @@
-"""Training data for the lens scorer: cubes from the store or freshly simulated, scaled for the network.
+"""Training data for the lens scorer: cubes from the store, simulated or from a folder of real lenses.
 
-Input of the network (:func:`prepare`): from a g, r, z cube (3, 101, 101) in nanomaggies two
-views of 48 x 48 pixels are stacked as channels:
+Everything here holds *raw crops* (:func:`~lensfinder_nb.machine.inputs.crop_raw`: the central 96 x 96
+pixels, sky subtracted, float16 to halve the memory); the network input (:func:`prepare`, the two
+views) is made per batch, after augmentation on raw fluxes.
 
-* the centre 48 x 48 pixels at full resolution (12.6", where galaxy-scale arcs lie, theta_E 1-3");
-* the centre 96 x 96 pixels binned 2 x 2 (25", so cluster-scale arcs at 4-10" stay in view).
-
-Each channel is ``asinh(flux / (3 sigma_band)) / 3`` with fixed per-band sky sigmas
-(:data:`lensfinder_nb.sim.sky.SKY_SIGMA_NMGY`), so colours and surface brightness keep their
-meaning across images (no per-image normalisation).  Result: float32 (n, 6, 48, 48).
-
-Augmentation (:func:`augment`): each image gets one of the 8 flips/90-degree rotations.
+The arc must be the only difference between the classes.  So simulated training sets are built
+in *pairs*: each mock lens comes with the very same cutout without its arc as a non-lens
+(:func:`synthetic_chunks`), and the store's mock subjects bring their backgrounds too
+(:func:`paired_backgrounds`).  Hard negatives - rings, spiral arms, blue companions, mergers,
+satellite trails, bright stars - complete the non-lenses, as in the demo's label-0 mix.
 
 Example
 -------
@@ -32,21 +30,20 @@ import pandas as pd
 
 from ..imaging import files as cube_io
 from ..sim import sky
+from .inputs import CROP_PIX, RAW_PIX, SCALES, augment, crop_raw, dihedral, prepare, views  # noqa: F401
 
-__all__ = ["LabelledSet", "prepare", "augment", "dihedral", "store_training_set", "load_prepared",
-           "synthetic_set", "synthetic_chunks", "data_hash", "CROP_PIX", "SCALES"]
+__all__ = ["LabelledSet", "prepare", "augment", "dihedral", "store_training_set", "load_prepared", "load_raw",
+           "paired_backgrounds", "real_lens_set", "synthetic_set", "synthetic_chunks", "data_hash", "CROP_PIX",
+           "SCALES"]
 
-CROP_PIX = 48
-SCALES = (1, 2)
-_SOFTENING = 3.0  # asinh softening in units of the band's sky sigma
 _CHUNK = 256
 
 
 @dataclass
 class LabelledSet:
-    """Prepared images with labels: ``x`` float32 (n, channel, 48, 48), ``y`` float32 (n,) 1 = lens,
-    ``ids`` (n,) subject ids (or ``synthetic-<k>``), ``info`` one row per image (kind, theta_e_arcsec,
-    src_mag_r, snr (best band), ...; NaN where unknown)."""
+    """Images with labels: ``x`` raw crops float16 or float32 (n, 3, 96, 96) in nanomaggies (network input:
+    :func:`views`), ``y`` float32 (n,) 1 = lens, ``ids`` (n,) subject ids (or ``""``), ``info`` one row per
+    image (kind, theta_e_arcsec, src_mag_r, snr (best band), ...; NaN where unknown)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -68,72 +65,65 @@ class LabelledSet:
                            pd.concat([p.info for p in parts], ignore_index=True))
 
 
-def prepare(cubes: np.ndarray, crop_pix: int = CROP_PIX, scales: tuple[int, ...] = SCALES) -> np.ndarray:
-    """Network input from cubes (n, 3, ny, nx) in nanomaggies (g, r, z): float32 (n, 3 * len(scales), crop, crop).
-
-    View ``s`` is the centre ``s * crop_pix`` pixels binned ``s x s``; every view is asinh-scaled
-    per band with the survey's typical sky sigma.
-    """
-    cubes = np.asarray(cubes, dtype=np.float32)
-    if cubes.ndim != 4 or cubes.shape[1] != 3:
-        raise ValueError(f"cubes must have shape (n, 3, ny, nx), got {cubes.shape}")
-    n, _, ny, nx = cubes.shape
-    scale = (_SOFTENING * np.asarray(sky.SKY_SIGMA_NMGY, np.float32)).reshape(1, 3, 1, 1)
-    views = []
-    for s in scales:
-        size = s * crop_pix
-        if size > min(ny, nx):
-            raise ValueError(f"a {size}-pixel view does not fit a {ny} x {nx} cube")
-        y0, x0 = (ny - size) // 2, (nx - size) // 2
-        v = cubes[:, :, y0:y0 + size, x0:x0 + size]
-        if s > 1:
-            v = v.reshape(n, 3, crop_pix, s, crop_pix, s).mean(axis=(3, 5))
-        views.append(np.arcsinh(v / scale) / 3.0)
-    return np.ascontiguousarray(np.concatenate(views, axis=1), dtype=np.float32)
-
-
-def dihedral(x, k: int):
-    """One of the 8 symmetries of the square (k = 0..7) on the last two axes; numpy or torch."""
-    if hasattr(x, "rot90"):  # torch
-        out = x.rot90(k % 4, dims=(-2, -1))
-        return out.flip(-1) if k >= 4 else out
-    out = np.rot90(x, k % 4, axes=(-2, -1))
-    return out[..., ::-1] if k >= 4 else out
-
-
-def augment(x, rng: np.random.Generator):
-    """A random flip/90-degree rotation per image of a torch batch (n, c, h, w); returns a new tensor."""
-    k = rng.integers(0, 8, len(x))
-    out = x.clone()
-    for g in range(1, 8):
-        idx = np.flatnonzero(k == g)
-        if len(idx):
-            out[idx] = dihedral(x[idx], g)
-    return out
-
-
 def data_hash(ids) -> str:
     """A short hash of a set of subject ids (order-free): the data snapshot of a model."""
     h = hashlib.sha256("\n".join(sorted(map(str, ids))).encode())
     return h.hexdigest()[:16]
 
 
-def load_prepared(store, frame: pd.DataFrame, progress: Callable | None = None) -> np.ndarray:
-    """Prepared inputs for the subjects of ``frame`` (column ``cube``), loaded in chunks."""
-    data_dir = store.settings.data_dir
+def _load(data_dir, refs: list, transform, shape: tuple, dtype, progress, desc: str) -> np.ndarray:
+    out = np.empty((len(refs), *shape), dtype)
+    starts = range(0, len(refs), _CHUNK)
+    if progress is not None:
+        starts = progress(starts, total=len(starts), desc=desc, unit="chunk")
+    for s in starts:
+        part = np.stack([cube_io.load_cube(data_dir, r) for r in refs[s:s + _CHUNK]])
+        out[s:s + len(part)] = transform(part)
+    cube_io._open_npy.cache_clear()   # unmap the cube batches: they are not needed again here
+    return out
+
+
+def _cube_refs(frame: pd.DataFrame) -> list:
     refs = frame["cube"].tolist()
     if any(r is None or (isinstance(r, float) and np.isnan(r)) for r in refs):
         missing = frame.loc[frame["cube"].isna(), "subject"].head(3).tolist()
         raise ValueError(f"subjects without a cube cannot be scored: {missing}")
-    out = np.empty((len(refs), 3 * len(SCALES), CROP_PIX, CROP_PIX), np.float32)
-    starts = range(0, len(refs), _CHUNK)
-    if progress is not None:
-        starts = progress(starts, total=len(starts), desc="loading cubes", unit="chunk")
-    for s in starts:
-        part = np.stack([cube_io.load_cube(data_dir, r) for r in refs[s:s + _CHUNK]])
-        out[s:s + len(part)] = prepare(part)
-    cube_io._open_npy.cache_clear()   # unmap the cube batches: they are not needed again here
-    return out
+    return refs
+
+
+def load_prepared(store, frame: pd.DataFrame, progress: Callable | None = None) -> np.ndarray:
+    """Network inputs (n, 6, 48, 48) for the subjects of ``frame`` (column ``cube``), loaded in chunks."""
+    return _load(store.settings.data_dir, _cube_refs(frame), prepare, (3 * len(SCALES), CROP_PIX, CROP_PIX),
+                 np.float32, progress, "loading cubes")
+
+
+def load_raw(store, frame: pd.DataFrame, progress: Callable | None = None) -> np.ndarray:
+    """Raw crops float16 (n, 3, 96, 96) for the subjects of ``frame`` (column ``cube``)."""
+    return _load(store.settings.data_dir, _cube_refs(frame), crop_raw, (3, RAW_PIX, RAW_PIX), np.float16,
+                 progress, "loading cubes")
+
+
+def paired_backgrounds(store, frame: pd.DataFrame, progress: Callable | None = None) -> LabelledSet:
+    """The backgrounds of the mock subjects in ``frame`` (their cube without the arc) as non-lenses."""
+    refs = [cube_io.mock_parts(r)[1] for r in frame["cube"] if isinstance(r, str) and cube_io.mock_parts(r)]
+    if not refs:
+        return LabelledSet(np.empty((0, 3, RAW_PIX, RAW_PIX), np.float16), np.empty(0, np.float32),
+                           np.empty(0, object), pd.DataFrame(columns=["kind"]))
+    x = _load(store.settings.data_dir, refs, crop_raw, (3, RAW_PIX, RAW_PIX), np.float16, progress,
+              "loading mock backgrounds")
+    return LabelledSet(x, np.zeros(len(refs), np.float32), np.array([""] * len(refs), object),
+                       pd.DataFrame({"kind": ["mock background"] * len(refs)}))
+
+
+def real_lens_set(folder, repeat: int = 8) -> LabelledSet:
+    """Real lens cubes of a folder (:func:`~lensfinder_nb.realism.reference.load_real_lenses`) as lenses,
+    each ``repeat`` times (training augments every copy differently)."""
+    from ..realism.reference import load_real_lenses
+
+    real = load_real_lenses(folder)
+    x = np.repeat(crop_raw(real.cubes).astype(np.float16), repeat, axis=0)
+    info = pd.DataFrame({"kind": "real lens", "theta_e_arcsec": np.repeat(real.table["theta_e_arcsec"], repeat)})
+    return LabelledSet(x, np.ones(len(x), np.float32), np.array([""] * len(x), object), info.reset_index(drop=True))
 
 
 def _params_info(frame: pd.DataFrame) -> pd.DataFrame:
@@ -167,8 +157,9 @@ def store_training_set(store, include_confirmed: bool = False, progress: Callabl
     if frame["y"].nunique() < 2:
         raise ValueError("training needs subjects with label 1 (mock lenses) and label 0 (non-lenses); "
                          "run `lensfinder demo` or ingest some")
-    x = load_prepared(store, frame, progress)
-    return LabelledSet(x, frame["y"].to_numpy(np.float32), frame["subject"].to_numpy(object), _params_info(frame))
+    x = load_raw(store, frame, progress)
+    info = _params_info(frame).assign(cube=frame["cube"].to_numpy(object))
+    return LabelledSet(x, frame["y"].to_numpy(np.float32), frame["subject"].to_numpy(object), info)
 
 
 # ---------------------------------------------------------------------- synthetic sets
@@ -191,30 +182,63 @@ def _draw_nonlens_kinds(n: int, rng) -> list[str]:
 
 def synthetic_set(n_lenses: int, n_nonlenses: int, seed: int, progress: Callable | None = None,
                   chunk: int = 250, cluster_share: float = CLUSTER_SHARE,
-                  nonlens_kinds: list[str] | None = None, dtype=np.float32) -> LabelledSet:
-    """Freshly simulated, prepared training images (nothing is written to disk or the store).
+                  nonlens_kinds: list[str] | None = None, dtype=np.float32, paired_share: float = 0.0) -> LabelledSet:
+    """Freshly simulated training images as raw crops (nothing is written to disk or the store).
 
     Lenses: arcs from :func:`lensfinder_nb.sim.lensing.simulate_mocks` painted on red-galaxy fields
-    (galaxy scale) or cluster cores (``cluster_share``), as the demo's mocks.  Non-lenses: the
-    demo's label-0 mix (:data:`NONLENS_MIX`: plain fields, look-alikes, artefacts), or the
-    field kinds in ``nonlens_kinds`` (cycled).  Made in chunks so memory stays ~``chunk`` cubes;
-    ``dtype=np.float16`` halves the memory of the prepared images (training converts per batch).
+    (galaxy scale) or cluster cores (``cluster_share``), as the demo's mocks; a share ``paired_share``
+    of them also gives its cutout without the arc as a non-lens.  Non-lenses: the demo's label-0 mix
+    (:data:`NONLENS_MIX`: plain fields, look-alikes, artefacts), or the field kinds in
+    ``nonlens_kinds`` (cycled).  Made in chunks so memory stays ~``chunk`` cubes.
     """
     parts = list(synthetic_chunks(n_lenses, n_nonlenses, seed, progress, chunk, cluster_share, nonlens_kinds,
-                                  dtype))
+                                  dtype, paired_share))
     out = LabelledSet.concat(parts)
     out.ids = np.array([f"synthetic-{seed}-{i}" for i in range(len(out))], dtype=object)
     return out
 
 
-def synthetic_chunks(n_lenses: int, n_nonlenses: int, seed: int, progress: Callable | None = None,
-                     chunk: int = 250, cluster_share: float = CLUSTER_SHARE,
-                     nonlens_kinds: list[str] | None = None, dtype=np.float32):
-    """:func:`synthetic_set` chunk by chunk (a generator of :class:`LabelledSet`), to fill a preallocated array."""
+def _nonlens_chunk(k: int, kinds: list[str], seed, dtype) -> LabelledSet:
+    table = sky.draw_fields(k, seed, kind=kinds)
+    x = crop_raw(sky.render_fields(table)).astype(dtype, copy=False)
+    info = pd.DataFrame({"kind": sky.field_table(table)["kind"].to_numpy(), "theta_e_arcsec": np.nan,
+                         "src_mag_r": np.nan, "snr": np.nan})
+    return LabelledSet(x, np.zeros(k, np.float32), np.array([""] * k, object), info)
+
+
+def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype) -> LabelledSet:
     import warnings
 
     from ..sim import lensing
 
+    rng = np.random.default_rng(seed)
+    table = sky.draw_fields(want, rng, kind=scale)
+    backgrounds = sky.render_fields(table)
+    seeing, sigma = sky.conditions(table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a rare shortfall just gives fewer mocks
+        batch = lensing.simulate_mocks(backgrounds, seeing, sigma, want, rng, scale=scale)
+    p = batch.params
+    x = crop_raw(batch.images(backgrounds)).astype(dtype, copy=False)
+    snr = p[[f"snr_{b}" for b in sky.BANDS]].max(axis=1).to_numpy()
+    info = pd.DataFrame({"kind": f"mock:{scale}", "theta_e_arcsec": p["theta_e_arcsec"].to_numpy(float),
+                         "src_mag_r": p["src_mag_r"].to_numpy(float), "snr": snr})
+    lenses = LabelledSet(x, np.ones(len(x), np.float32), np.array([""] * len(x), object), info)
+    pick = np.flatnonzero(rng.random(len(p)) < paired_share)
+    if len(pick) == 0:
+        return lenses
+    # the same cutouts without their arcs: the arc is then the only difference between the classes
+    bg = crop_raw(backgrounds[p["background"].to_numpy()[pick]]).astype(dtype, copy=False)
+    pairs = LabelledSet(bg, np.zeros(len(pick), np.float32), np.array([""] * len(pick), object),
+                        pd.DataFrame({"kind": f"mock background:{scale}", "theta_e_arcsec": np.nan,
+                                      "src_mag_r": np.nan, "snr": np.nan}, index=range(len(pick))))
+    return LabelledSet.concat([lenses, pairs])
+
+
+def synthetic_chunks(n_lenses: int, n_nonlenses: int, seed: int, progress: Callable | None = None,
+                     chunk: int = 250, cluster_share: float = CLUSTER_SHARE,
+                     nonlens_kinds: list[str] | None = None, dtype=np.float32, paired_share: float = 0.0):
+    """:func:`synthetic_set` chunk by chunk (a generator of :class:`LabelledSet`), to fill a preallocated array."""
     rng = np.random.default_rng(seed)
     jobs = []
     for s in range(0, n_lenses, chunk):
@@ -233,27 +257,9 @@ def synthetic_chunks(n_lenses: int, n_nonlenses: int, seed: int, progress: Calla
                 kinds = _draw_nonlens_kinds(k, np.random.default_rng(seeds[3 * j]))
             else:
                 kinds = [nonlens_kinds[i % len(nonlens_kinds)] for i in range(k)]
-            table = sky.draw_fields(k, seeds[3 * j + 1], kind=kinds)
-            x = prepare(sky.render_fields(table)).astype(dtype, copy=False)
-            info = pd.DataFrame({"kind": sky.field_table(table)["kind"].to_numpy(), "theta_e_arcsec": np.nan,
-                                 "src_mag_r": np.nan, "snr": np.nan})
-            yield LabelledSet(x, np.zeros(k, np.float32), np.array([""] * k, object), info)
+            yield _nonlens_chunk(k, kinds, seeds[3 * j + 1], dtype)
             continue
         n_cl = int(rng.binomial(k, cluster_share))
         for scale, want, s in (("galaxy", k - n_cl, seeds[3 * j + 1]), ("cluster", n_cl, seeds[3 * j + 2])):
-            if want == 0:
-                continue
-            table = sky.draw_fields(want, np.random.default_rng(s), kind=scale)
-            backgrounds = sky.render_fields(table)
-            seeing, sigma = sky.conditions(table)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a rare shortfall just gives fewer mocks
-                batch = lensing.simulate_mocks(backgrounds, seeing, sigma, want, np.random.default_rng(s),
-                                               scale=scale)
-            x = prepare(batch.images(backgrounds)).astype(dtype, copy=False)
-            p = batch.params
-            snr = p[[f"snr_{b}" for b in sky.BANDS]].max(axis=1).to_numpy()
-            info = pd.DataFrame({"kind": f"mock:{scale}", "theta_e_arcsec": p["theta_e_arcsec"].to_numpy(float),
-                                 "src_mag_r": p["src_mag_r"].to_numpy(float), "snr": snr})
-            yield LabelledSet(x, np.ones(len(x), np.float32), np.array([""] * len(x), object), info)
-            del backgrounds
+            if want > 0:
+                yield _lens_chunk(want, scale, s, paired_share, dtype)

@@ -4,10 +4,13 @@
 
 1. label 1 (mock lenses) and label 0 (non-lenses) subjects of the store, optionally with the
    unknowns the crowd detected, are split (stratified, seeded) into training and a held-out
-   validation part (``val_fraction``);
-2. ``n_synthetic`` freshly simulated images (half lenses, half the demo's mix of non-lenses)
-   join the *training* part only - more data helps most (docs/machine.md);
-3. the slim ResNet is trained with flips/rotations, Adam and a one-cycle learning rate;
+   validation part (``val_fraction``); the training part's mocks bring their backgrounds (the
+   same cutout without the arc) as non-lenses;
+2. ``n_synthetic`` freshly simulated images join the *training* part only: 40 % mock lenses, 30 %
+   the same cutouts without their arcs, 30 % the demo's mix of non-lenses (look-alikes, artefacts,
+   plain fields); real lens cubes of ``real_lenses`` (a folder) join as lenses;
+3. the slim ResNet is trained with flips/rotations, extra sky noise and flux/colour changes on the
+   raw fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a one-cycle learning rate;
 4. the validation part is scored (mean over the 8 flips/rotations): ROC AUC and the share of
    lenses kept at 1 % and 0.1 % false positives go into the model's metadata.
 
@@ -26,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ..scoring.evaluation import completeness_at_fpr, roc_auc
-from .data import CROP_PIX, SCALES, LabelledSet, augment, data_hash, store_training_set, synthetic_chunks
+from .data import (CROP_PIX, SCALES, LabelledSet, data_hash, paired_backgrounds, real_lens_set, store_training_set,
+                   synthetic_chunks)
+from .inputs import augment_raw, views
 
 __all__ = ["TrainConfig", "TrainResult", "fit", "train_from_store", "split", "validation_metrics"]
 
@@ -46,6 +51,12 @@ class TrainConfig:
     width: int = 16
     threads: int = 2
     include_confirmed: bool = False
+    #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
+    real_lenses: str | None = None
+    #: copies of each real lens per epoch (each augmented differently)
+    real_repeat: int = 8
+    #: share of simulated mocks that also give their cutout without the arc as a non-lens
+    paired_share: float = 0.75
     augment: bool = True
     #: seconds for the whole run (data + fit): fewer epochs when the machine is slow (busy);
     #: None = always ``epochs``.  A time-limited run is repeated exactly by passing the epochs it
@@ -92,7 +103,7 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = SlimResNet(in_channels=train.x.shape[1], width=config.width)
+    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width)
     x_all = torch.from_numpy(train.x)
     y_all = torch.from_numpy(train.y.astype(np.float32))
     n = len(train)
@@ -111,9 +122,7 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
             for group in opt.param_groups:   # one-cycle: the fraction of the *planned* steps done
                 group["lr"] = _one_cycle(step / (planned * steps_per_epoch), config.lr)
             idx = torch.from_numpy(order[b * config.batch_size:(b + 1) * config.batch_size])
-            xb = x_all[idx].float()
-            if config.augment:
-                xb = augment(xb, rng)
+            xb = views(augment_raw(x_all[idx], rng) if config.augment else x_all[idx].float())
             opt.zero_grad()
             loss = loss_fn(model(xb), y_all[idx])
             loss.backward()
@@ -142,21 +151,26 @@ def _one_cycle(fraction: float, max_lr: float) -> float:
     return end + (max_lr - end) * (1 + math.cos(math.pi * (f - 0.3) / 0.7)) / 2
 
 
-def _training_array(store_part: LabelledSet, config: TrainConfig, progress) -> LabelledSet:
-    """The store's training subjects plus the simulated images in one preallocated float16 array
-    (half the memory of float32, no concatenation copies; batches are converted back to float32)."""
-    n_lens = config.n_synthetic // 2
-    n_max = len(store_part) + config.n_synthetic
-    x = np.empty((n_max, *store_part.x.shape[1:]), np.float16)
+def _training_array(store, store_part: LabelledSet, config: TrainConfig, progress) -> LabelledSet:
+    """The store's training subjects, their mocks' backgrounds, real lenses and the simulated images in
+    one preallocated float16 array of raw crops (no concatenation copies; batches become float32)."""
+    extra = [paired_backgrounds(store, store_part.info[store_part.y == 1], progress)]
+    if config.real_lenses:
+        extra.append(real_lens_set(config.real_lenses, config.real_repeat))
+    fixed = LabelledSet.concat([store_part, *extra])
+    n_lens, n_other = int(0.4 * config.n_synthetic), int(0.3 * config.n_synthetic)
+    n_max = len(fixed) + n_lens + n_other + int(np.ceil(config.paired_share * n_lens)) + 64
+    x = np.empty((n_max, *fixed.x.shape[1:]), np.float16)
     y = np.empty(n_max, np.float32)
-    x[:len(store_part)], y[:len(store_part)] = store_part.x, store_part.y
-    k = len(store_part)
+    x[:len(fixed)], y[:len(fixed)] = fixed.x, fixed.y
+    k = len(fixed)
     if config.n_synthetic > 0:
-        for part in synthetic_chunks(n_lens, config.n_synthetic - n_lens, seed=config.seed + 1, progress=progress,
-                                     dtype=np.float16):
-            x[k:k + len(part)], y[k:k + len(part)] = part.x, part.y
-            k += len(part)
-    ids = np.concatenate([store_part.ids, np.array([""] * (k - len(store_part)), object)])
+        for part in synthetic_chunks(n_lens, n_other, seed=config.seed + 1, progress=progress, dtype=np.float16,
+                                     paired_share=config.paired_share):
+            take = min(len(part), n_max - k)   # pairs are random in number: never past the array
+            x[k:k + take], y[k:k + take] = part.x[:take], part.y[:take]
+            k += take
+    ids = np.concatenate([fixed.ids, np.array([""] * (k - len(fixed)), object)])
     return LabelledSet(x[:k], y[:k], ids, pd.DataFrame(index=range(k)))
 
 
@@ -172,7 +186,7 @@ def train_from_store(store, config: TrainConfig | None = None, progress: Callabl
     tr, va = split(labelled.y, config.val_fraction, config.seed)
     if len(va) == 0 or len(np.unique(labelled.y[va])) < 2:
         raise ValueError("too few labelled subjects for a validation split with both classes")
-    train = _training_array(labelled.subset(tr), config, progress)
+    train = _training_array(store, labelled.subset(tr), config, progress)
     t_data = time.perf_counter() - t0
     fit_config = config
     if config.time_budget_s is not None:   # the fit gets what the data step left (at least 30 s)
@@ -180,7 +194,7 @@ def train_from_store(store, config: TrainConfig | None = None, progress: Callabl
     model, history = fit(train, fit_config, progress)
     t_fit = time.perf_counter() - t0 - t_data
     val = labelled.subset(va)
-    val_score = score_prepared(model, val.x, threads=config.threads)
+    val_score = score_prepared(model, views(val.x.astype(np.float32)), threads=config.threads)
     metrics = validation_metrics(val_score, val.y)
     train_ids = labelled.ids[tr].tolist()
     snapshot = data_hash(labelled.ids)
@@ -190,9 +204,9 @@ def train_from_store(store, config: TrainConfig | None = None, progress: Callabl
         "torch_version": str(torch.__version__),
         "config": asdict(config),
         "input": {"crop_pix": CROP_PIX, "scales": list(SCALES), "bands": ["g", "r", "z"],
-                  "scaling": "asinh(flux / (3 * sky sigma)) / 3"},
+                  "scaling": "sky-subtracted; asinh(flux / (3 * sky sigma)) / 3"},
         "data": {"n_subjects": int(len(labelled)), "snapshot": snapshot, "n_train_store": len(tr),
-                 "n_validation": len(va), "n_synthetic": int(len(train) - len(tr)),
+                 "n_validation": len(va), "n_train_images": int(len(train)),
                  "train_subjects": train_ids, "validation_subjects": labelled.ids[va].tolist()},
         "epochs_run": len(history),
         "validation": metrics,

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["mock_lenses", "match_noise"]
+__all__ = ["Mocks", "mock_lenses", "match_noise"]
 
 
-def mock_lenses(n: int, seed: int = 0, scale: str = "galaxy") -> tuple[np.ndarray, pd.DataFrame]:
-    """``n`` mock lenses (n, 3, 101, 101) float32 nanomaggies painted on fresh demo backgrounds, and
-    their parameter rows (``theta_e_arcsec``, ``snr_g/r/z``, ``src_mag_r``, ...)."""
+@dataclass
+class Mocks:
+    """Mock lenses (n, 3, ny, nx) float32 nanomaggies, the same cutouts without their arc, and one
+    parameter row per mock (``theta_e_arcsec``, ``snr_g/r/z``, ``src_mag_r``, ...)."""
+
+    images: np.ndarray
+    backgrounds: np.ndarray
+    params: pd.DataFrame
+
+
+def mock_lenses(n: int, seed: int = 0, scale: str = "galaxy") -> Mocks:
+    """``n`` mock lenses painted on fresh demo backgrounds (as the demo makes them)."""
     from ..sim import lensing, sky
 
     rng = np.random.default_rng(seed)
@@ -22,7 +32,8 @@ def mock_lenses(n: int, seed: int = 0, scale: str = "galaxy") -> tuple[np.ndarra
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a rare shortfall just gives fewer mocks
         batch = lensing.simulate_mocks(backgrounds, seeing, sigma, n, rng, scale=scale)
-    return batch.images(backgrounds), batch.params.reset_index(drop=True)
+    return Mocks(batch.images(backgrounds), backgrounds[batch.params["background"].to_numpy()],
+                 batch.params.reset_index(drop=True))
 
 
 def match_noise(cubes: np.ndarray, sigma_now: np.ndarray, sigma_target: np.ndarray,

@@ -47,7 +47,8 @@ def realism_report(real_folder: str | Path, out_dir: str | Path | None = None, n
         if len(real) == 0:
             raise ValueError(f"no real lenses in part {part!r}")
     rng = np.random.default_rng(seed)
-    mocks, params = mock_lenses(n_mocks, seed=seed)
+    made = mock_lenses(n_mocks, seed=seed)
+    mocks, params = made.images, made.params
     real_stats = measure_cubes(real.cubes, real.table["theta_e_arcsec"].to_numpy(float))
     raw = measure_cubes(mocks, params["theta_e_arcsec"].to_numpy(float))
     now = raw[["noise_g", "noise_r", "noise_z"]].to_numpy(float)

@@ -10,6 +10,7 @@ import torch
 from lensfinder_nb.cli import main as cli_main
 from lensfinder_nb.machine.combine import combine, machine_llr, machine_only, measure_skill, skill_from_store
 from lensfinder_nb.machine.data import augment, data_hash, dihedral, prepare, synthetic_set
+from lensfinder_nb.machine.inputs import augment_raw, crop_raw, views
 from lensfinder_nb.machine.routing import route, simulate_routing, vote_value
 from lensfinder_nb.scoring import completeness_at_fpr, roc_auc, simulate_crowd, swap
 from lensfinder_nb.scoring.swap import SWAP_DEFAULTS
@@ -36,7 +37,7 @@ def _tiny_fit(train, seed=0, epochs=4):
 def test_blue_flux_alone_does_not_separate_the_hard_negatives(hard_negatives_split):
     train, _, _ = hard_negatives_split
     # total asinh-scaled g-band light of the 48 px view: a trivial "classifier" must stay weak
-    g = train.x[:, 0].sum(axis=(1, 2))
+    g = views(train.x)[:, 0].sum(axis=(1, 2))
     assert 0.3 < roc_auc(g, train.y) < 0.8
 
 
@@ -44,7 +45,7 @@ def test_tiny_run_is_clearly_better_than_random(hard_negatives_split):
     from lensfinder_nb.machine.predict import score_prepared
     train, test, _ = hard_negatives_split
     model, _ = _tiny_fit(train)
-    auc = roc_auc(score_prepared(model, test.x), test.y)
+    auc = roc_auc(score_prepared(model, views(test.x)), test.y)
     assert auc > 0.8, auc
 
 
@@ -53,7 +54,7 @@ def test_shuffled_labels_give_chance_auc(hard_negatives_split):
     train, test, LabelledSet = hard_negatives_split
     shuffled = LabelledSet(train.x, np.random.default_rng(5).permutation(train.y), train.ids, train.info)
     model, _ = _tiny_fit(shuffled)
-    auc = roc_auc(score_prepared(model, test.x), test.y)
+    auc = roc_auc(score_prepared(model, views(test.x)), test.y)
     assert 0.35 < auc < 0.65, auc
 
 
@@ -63,13 +64,13 @@ def test_training_repeats_exactly_and_save_load_predicts_identically(hard_negati
     small = train.subset(np.arange(0, len(train), 4))
     m1, cfg = _tiny_fit(small, seed=3, epochs=1)
     m2, _ = _tiny_fit(small, seed=3, epochs=1)
-    s1 = score_prepared(m1, test.x[:64])
-    np.testing.assert_array_equal(s1, score_prepared(m2, test.x[:64]))
+    s1 = score_prepared(m1, views(test.x[:64]))
+    np.testing.assert_array_equal(s1, score_prepared(m2, views(test.x[:64])))
     meta = {"config": {"width": cfg.width, "threads": 2}, "input": {"scales": [1, 2]}, "data": {"snapshot": "x"}}
     path = save_model(tmp_path / "m.pt", m1, meta)
     loaded, meta2 = load_model(path)
     assert meta2 == meta
-    np.testing.assert_array_equal(s1, score_prepared(loaded, test.x[:64]))
+    np.testing.assert_array_equal(s1, score_prepared(loaded, views(test.x[:64])))
 
 
 def test_load_model_missing_file_says_how_to_make_one(tmp_path):
@@ -88,6 +89,42 @@ def test_prepare_views_and_scaling():
     assert x[0, 3].max() > 0 and x[0, 3].max() < x[0, 0].max()   # binned view: diluted 4x
     with pytest.raises(ValueError, match="shape"):
         prepare(np.zeros((3, 101, 101)))
+
+
+def test_crop_raw_removes_the_sky_and_survey_holes():
+    rng = np.random.default_rng(0)
+    cube = rng.normal(0.0, 0.01, (2, 3, 101, 101)).astype(np.float32) + np.float32(0.5)
+    cube[1, 2, 40:45, 40:45] = np.nan
+    raw = crop_raw(cube)
+    assert raw.shape == (2, 3, 96, 96) and np.isfinite(raw).all()
+    assert abs(float(np.median(raw))) < 0.002          # the 0.5 sky offset is gone
+    assert (raw[1, 2, 40 - 2:45 - 2, 40 - 2:45 - 2] == 0).all()   # holes become the sky level
+
+
+def test_augment_raw_adds_noise_and_changes_flux_within_bounds():
+    x = torch.zeros(4000, 3, 16, 16)
+    out = augment_raw(x, np.random.default_rng(1), noise_prob=1.0, max_noise_factor=2.5,
+                      flux_sigma_mag=0.0, colour_sigma_mag=0.0)
+    from lensfinder_nb.machine.inputs import SKY_SIGMA_NMGY
+    sd = out.std(dim=(2, 3)) / torch.from_numpy(SKY_SIGMA_NMGY)[None]   # extra noise in units of the sky sigma
+    # factor f log-uniform in 1..2.5 adds sqrt(f^2 - 1): between 0 and 2.29, mean of sqrt(f^2-1) about 1.22
+    assert float(sd.max()) < 2.29 * 1.3 and float(sd.min()) >= 0
+    assert 1.05 < float(sd.mean()) < 1.4
+    ones = augment_raw(torch.ones(3000, 3, 8, 8), np.random.default_rng(2), noise_prob=0.0,
+                       flux_sigma_mag=0.15, colour_sigma_mag=0.05)
+    mag = -2.5 * torch.log10(ones[:, :, 0, 0])
+    assert abs(float(mag.mean())) < 0.02 and 0.13 < float(mag.std()) < 0.19
+    np.testing.assert_array_equal(augment_raw(x[:5], np.random.default_rng(3)).numpy(),
+                                  augment_raw(x[:5], np.random.default_rng(3)).numpy())
+
+
+def test_paired_mocks_differ_from_their_background_only_by_the_arc():
+    pairs = synthetic_set(6, 0, seed=4, cluster_share=0.0, paired_share=1.0)
+    lenses, backgrounds = pairs.x[pairs.y == 1], pairs.x[pairs.y == 0]
+    assert len(lenses) == len(backgrounds) == 6
+    diff = lenses - backgrounds
+    # outside the arc the two crops are the same pixels (only the arc and its own noise differ)
+    assert (np.abs(diff) < 1e-6).mean() > 0.5 and diff.sum(axis=(1, 2, 3)).min() > 0
 
 
 def test_augment_applies_symmetries_of_the_square():

@@ -63,8 +63,8 @@ def test_load_real_lenses_reads_manifest_and_refuses_a_bad_cube(tmp_path):
 def test_realism_command_writes_its_report(tmp_path, capsys):
     from lensfinder_nb.realism.population import mock_lenses
 
-    cubes, params = mock_lenses(24, seed=5)
-    _write_folder(tmp_path / "real", cubes, 2 * params["theta_e_arcsec"].to_numpy())
+    made = mock_lenses(24, seed=5)
+    _write_folder(tmp_path / "real", made.images, 2 * made.params["theta_e_arcsec"].to_numpy())
     assert cli.main(["realism", str(tmp_path / "real"), "--mocks", "24", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "pixel probe, mocks vs real lenses: AUC" in out
