@@ -40,18 +40,17 @@ class CsvTable:
     rows: pd.DataFrame
     origin: str
     from_file: bool
-    error: type[Exception] = TableError
 
     def where(self, i: int) -> str:
         """``<file>: line <n>`` for row ``i`` (the header is line 1), or ``<table>: row <n>``."""
         return f"{self.origin}: line {i + 2}" if self.from_file else f"{self.origin}: row {i + 1}"
 
     def reject(self, bad: np.ndarray | pd.Series, column: str, what: str) -> None:
-        """Raise ``error`` naming the first row where ``bad`` is true, its line and its value."""
+        """Raise :class:`TableError` naming the first row where ``bad`` is true, its line and its value."""
         bad = np.asarray(bad, dtype=bool)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise self.error(f"{self.where(i)}: {what}: {self.rows[column].iloc[i]!r}")
+            raise TableError(f"{self.where(i)}: {what}: {self.rows[column].iloc[i]!r}")
 
     def numbers(self, column: str, lo: float = -math.inf, hi: float = math.inf, unit: str = "") -> pd.Series:
         """``column`` as floats (NaN where empty); text that is not a number, or a value outside
@@ -66,15 +65,14 @@ class CsvTable:
 
 def read_csv_table(source: str | os.PathLike | pd.DataFrame, required: Sequence[str] = (),
                    optional: Sequence[str] = (), *, one_of: Sequence[Sequence[str]] = (),
-                   aliases: Mapping[str, str] | None = None, what: str = "",
-                   error: type[Exception] = TableError) -> CsvTable:
+                   aliases: Mapping[str, str] | None = None, what: str = "") -> CsvTable:
     """Read and check a CSV file (or a DataFrame given in its place) before any of it is used.
 
     Column names are matched without case, surrounding spaces or a unit suffix (``RA [deg]``
     is ``ra``), then renamed by ``aliases``.  ``required`` columns must all be present; of
     ``one_of`` (alternative column sets) at least one set must be; ``optional`` columns are
     filled with empty text where absent.  Other columns are dropped.  ``what`` names the kind
-    of file in the "no such file" message; ``error`` is the exception class raised.
+    of file in the "no such file" message.  Every problem raises :class:`TableError`.
 
     >>> t = read_csv_table(pd.DataFrame({"RA [deg]": [150.0], "Dec": [2.5]}), ["ra", "dec"], ["name"])
     >>> t.rows.to_dict("records")
@@ -90,44 +88,44 @@ def read_csv_table(source: str | os.PathLike | pd.DataFrame, required: Sequence[
     else:
         path = Path(source)
         origin, from_file, head = str(path), True, "line 1: "
-        df = _read_text_csv(path, what, error)
+        df = _read_text_csv(path, what)
     names = [_UNIT.sub("", str(c).strip().lower()) for c in df.columns]
     df.columns = [(aliases or {}).get(n, n) for n in names]
     twice = df.columns[df.columns.duplicated()]
     if len(twice):
-        raise error(f"{origin}: {head}column {twice[0]!r} appears twice")
+        raise TableError(f"{origin}: {head}column {twice[0]!r} appears twice")
     found = ", ".join(df.columns) or "none"
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise error(f"{origin}: {head}missing column(s) {', '.join(missing)} (found: {found})")
+        raise TableError(f"{origin}: {head}missing column(s) {', '.join(missing)} (found: {found})")
     if one_of and not any(all(c in df.columns for c in group) for group in one_of):
         needs = ", or ".join(" and ".join(group) for group in one_of)
-        raise error(f"{origin}: {head}missing column(s): needs {needs} (found: {found})")
+        raise TableError(f"{origin}: {head}missing column(s): needs {needs} (found: {found})")
     if df.empty:
-        raise error(f"{origin}: no rows after the header" if from_file else f"{origin}: no rows")
+        raise TableError(f"{origin}: no rows after the header" if from_file else f"{origin}: no rows")
     keep = list(dict.fromkeys([*required, *(c for group in one_of for c in group), *optional]))
     rows = pd.DataFrame({c: df[c].str.strip() if c in df.columns else "" for c in keep}, index=df.index)
-    return CsvTable(rows.reset_index(drop=True), origin, from_file, error)
+    return CsvTable(rows.reset_index(drop=True), origin, from_file)
 
 
-def _read_text_csv(path: Path, what: str, error: type[Exception]) -> pd.DataFrame:
+def _read_text_csv(path: Path, what: str) -> pd.DataFrame:
     """All cells as text; refuses missing, empty, binary, non-UTF-8 and unparsable files."""
     if not path.is_file():
-        raise error(f"{path}: no such {what + ' ' if what else ''}file")
+        raise TableError(f"{path}: no such {what + ' ' if what else ''}file")
     raw = path.read_bytes()
     if not raw.strip():
-        raise error(f"{path}: the file is empty")
+        raise TableError(f"{path}: the file is empty")
     if b"\x00" in raw[:4096]:
-        raise error(f"{path}: not a CSV text file (binary data on line 1)")
+        raise TableError(f"{path}: not a CSV text file (binary data on line 1)")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise error(f"{path}: line {line}: not UTF-8 text") from None
+        raise TableError(f"{path}: line {line}: not UTF-8 text") from None
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise error(f"{path}: not a readable CSV file ({str(exc).strip()})") from None
+        raise TableError(f"{path}: not a readable CSV file ({str(exc).strip()})") from None
 
 
 def _cell_text(value: object) -> str:

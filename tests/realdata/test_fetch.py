@@ -18,6 +18,7 @@ from astropy.io import fits
 from lensfinder_nb import cli
 from lensfinder_nb.realdata.fetch import FetchUnavailable, cutout_url, fetch_cutouts, read_catalog
 from lensfinder_nb.store import open_store
+from lensfinder_nb.store.tables import TableError
 
 PIXSCALE = 0.262
 
@@ -211,8 +212,36 @@ def test_catalog_reading_names_and_bad_rows(tmp_path):
     url = cutout_url("https://example.org/viewer/", 1.5, -2.25, layer="ls-dr10", size=101, pixscale=0.262, bands="grz")
     assert url == ("https://example.org/viewer/cutout.fits?ra=1.5000000&dec=-2.2500000&layer=ls-dr10"
                    "&pixscale=0.262&size=101&bands=grz")
-    with pytest.raises(ValueError, match="'ra' and 'dec'"):
+    with pytest.raises(TableError, match=r"^the catalogue table: missing column\(s\) ra, dec \(found: x\)$"):
         read_catalog(pd.DataFrame({"x": [1]}))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cat.csv: the file is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "cat.csv: not a CSV text file (binary data on line 1)"),
+    ("name,ra,dec\nAbell 370,39.97,-1.58\nJos\xe9,1,2\n".encode("latin-1"), "cat.csv: line 3: not UTF-8 text"),
+    (b"name,RA\nx,1\n", "cat.csv: line 1: missing column(s) dec (found: name, ra)"),
+    (b"ra,dec\n", "cat.csv: no rows after the header"),
+    (b"ra,dec\n150,2\n15O,2\n", "cat.csv: line 3: ra is not a number: '15O'"),
+    (b"RA [deg],DEC [deg],label\n150,2,1\n151,2,maybe\n", "cat.csv: line 3: label must be 1 (lens), 0 (not a lens)"),
+    (b"ra,Ra,dec\n1,2,3\n", "cat.csv: line 1: column 'ra' appears twice"),
+])
+def test_catalogue_file_problems_name_the_line(tmp_path, content, message):
+    path = tmp_path / "cat.csv"
+    path.write_bytes(content)
+    with pytest.raises(TableError) as err:
+        read_catalog(path)
+    assert str(err.value).startswith(f"{path.parent}/{message}")
+    assert "\n" not in str(err.value)
+
+
+def test_catalogue_file_columns_names_and_labels(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("Name , RA [deg], DEC [deg], Label\nAbell 370 / arc,39.97,-1.58,lens\n,149.63659,2.20375,\n"
+                    "Abell 370 / arc,40.0,-1.0,0\n")
+    cat = read_catalog(path)
+    assert cat.to_dict("list") == {"name": ["Abell_370_arc", "J095832.78+021213.5", "Abell_370_arc-2"],
+                                   "ra": [39.97, 149.63659, 40.0], "dec": [-1.58, 2.20375, -1.0], "label": [1, -1, 0]}
 
 
 def test_invalid_rows_fail_without_requests(service, tmp_path):
@@ -241,7 +270,10 @@ def test_cli_fetch_exit_codes(service, tmp_path, monkeypatch, capsys):
     assert err.startswith("lensfinder: error: cannot reach the Legacy Survey cutout service") and err.count("\n") == 1
 
     assert _cli(["fetch", str(tmp_path / "nope.csv"), "--db", str(db)], monkeypatch) == 1
-    assert "no such catalogue file" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"lensfinder: error: {tmp_path / 'nope.csv'}: no such catalogue file\n"
+    (tmp_path / "typo.csv").write_text("ra,dec\n150,2\n150.1,2,\n")
+    assert _cli(["fetch", str(tmp_path / "typo.csv"), "--db", str(db)], monkeypatch) == 1
+    assert "typo.csv: not a readable CSV file" in capsys.readouterr().err
 
     service.faults = {170.0: ["400"]}
     one = tmp_path / "one.csv"
