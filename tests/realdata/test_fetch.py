@@ -51,6 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         srv = self.server
+        if srv.gone:  # shut down: hang up on kept-alive connections too
+            self.close_connection = True
+            return
         url = urllib.parse.urlparse(self.path)
         q = dict(urllib.parse.parse_qsl(url.query))
         with srv.lock:
@@ -61,8 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault = faults[srv.counts[key] - 1] if srv.counts[key] <= len(faults) else None
         if "ra" not in q or "dec" not in q or fault == "400":
             return self._send(400, b"ra and dec are required", "text/plain")
-        if fault == "500":
-            return self._send(500, b"server error", "text/plain")
+        if fault in ("500", "429", "404"):
+            return self._send(int(fault), b"try again later" if fault == "429" else b"server error", "text/plain")
+        if fault == "html":  # a 200 that is not a cutout (an error page, a captive portal)
+            return self._send(200, b"<html><body>Service temporarily unavailable</body></html>", "text/html")
         if fault == "slow":
             time.sleep(srv.slow_s)
         size = int(q.get("size", 256))
@@ -80,11 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.close_connection = True
             return
-        if fault == "trunc-nolength":  # no length header: only the FITS check can tell
+        if fault in ("trunc-nolength", "half-nolength"):  # no length header: only the FITS or JPEG check can tell
             self.send_response(200)
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body[: len(body) - 5000])
+            self.wfile.write(body[: len(body) - 5000] if fault == "trunc-nolength" else body[: len(body) // 2])
             self.close_connection = True
             return
         self._send(200, body, "application/fits")
@@ -111,6 +116,7 @@ class _Server(ThreadingHTTPServer):
 def service():
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.lock, srv.log, srv.counts, srv.faults, srv.slow_s = threading.Lock(), [], Counter(), {}, 0.8
+    srv.gone = False
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/viewer"
@@ -178,6 +184,55 @@ def test_retries_transient_faults_but_not_bad_requests(service, tmp_path):
     assert not (tmp_path / "obj3.fits").exists() and not (tmp_path / "obj4.fits").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temp files left
     assert report.retries == 2 + 1 + 1 + 2 + 1
+
+
+def test_throttling_is_retried_but_missing_and_non_fits_answers_are_not(service, tmp_path):
+    cat = _catalog(3)
+    ra = [round(r, 4) for r in cat["ra"]]
+    service.faults = {ra[0]: ["429"], ra[1]: ["404"] * 3, ra[2]: ["html"] * 3}
+    report = fetch_cutouts(cat, tmp_path, size=32, base_url=service.url, retries=2, backoff_s=0.01)
+    per_row = Counter(q["ra"] for _, q in service.log)
+    assert [per_row[f"{r:.7f}"] for r in cat["ra"]] == [2, 1, 1]
+    failed = dict(report.failed)
+    assert report.downloaded == ["obj0"] and failed["obj1"] == "HTTP 404 Not Found: server error"
+    assert failed["obj2"] == "the answer is not a FITS file ('<html><body>Service temporarily unavailable</body></html>')"
+    assert report.requests == 4 and report.retries == 1
+
+
+def test_truncated_jpeg_and_fits_without_length_are_retried(service, tmp_path):
+    cat = _catalog(2)
+    service.faults = {round(cat["ra"][1], 4): ["half-nolength"]}
+    report = fetch_cutouts(cat, tmp_path, size=64, jpeg=True, base_url=service.url, backoff_s=0.01)
+    assert report.failed == [] and report.requests == 6 and report.retries == 2
+    from PIL import Image
+    with Image.open(tmp_path / "obj1.jpg") as im:
+        im.load()
+        assert im.size == (64, 64)
+    assert fits.getdata(tmp_path / "obj1.fits").shape == (3, 64, 64)
+
+
+def test_a_service_that_goes_away_midway_stops_the_run(service, tmp_path):
+    def go_away(iterable, **kw):  # called once the probe has succeeded, before the other downloads
+        service.gone = True
+        service.shutdown()
+        service.server_close()
+        return iterable
+
+    with pytest.raises(FetchUnavailable, match=r"^cannot reach .*: connection refused, 4 cutouts in a row \(offline\?\)$"):
+        fetch_cutouts(_catalog(6), tmp_path, size=32, base_url=service.url, workers=1, retries=1, backoff_s=0.01,
+                      progress=go_away)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obj0.fits"]
+
+
+def test_proxy_from_the_environment_is_used_except_for_loopback(service, tmp_path, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    root = service.url.removesuffix("/viewer")
+    monkeypatch.setenv("http_proxy", root)  # the test server also answers as a forward proxy
+    report = fetch_cutouts(_catalog(1), tmp_path / "a", size=32, base_url="http://cutouts.invalid/viewer")
+    assert report.downloaded == ["obj0"] and service.log[0][0] == "/viewer/cutout.fits"
+    monkeypatch.setenv("http_proxy", _closed_port_url())  # a dead proxy is not used for 127.0.0.1
+    assert fetch_cutouts(_catalog(1), tmp_path / "b", size=32, base_url=service.url).downloaded == ["obj0"]
 
 
 def test_unreachable_service_is_one_clear_line(tmp_path):
