@@ -192,44 +192,42 @@ class _Client:
         machine hears so at once.  Raises :class:`FetchUnavailable` if the probe gets no answer.
         """
         retry = self.retry.new(connect=0) if probe else self.retry
-        while not self.abort.is_set():
-            try:
-                resp = self.pool.request("GET", url, retries=retry, headers=_HEADERS)
-            except MaxRetryError as exc:
-                self._count(len(retry.history) + (retry.total or 0) + 1, 0)
-                reason = _reason(exc.reason, self.timeout_s)
-                if probe and not self.answered.is_set():
-                    raise FetchUnavailable(_unavailable(self.base_url, reason)) from None
-                return reason
-            self.answered.set()
-            # once the service has answered, a refused connection is retried like any other error
-            retry = resp.retries.new(connect=None) if probe else resp.retries
-            try:
-                if resp.status >= 400:
-                    raise _Refused(_http_reason(resp))
-                check(resp.data)
-            except _Refused as exc:
-                self._count(len(retry.history) + 1, len(resp.data))
-                return str(exc)
-            except _Truncated as exc:
-                self._count(0, len(resp.data))
+        attempts = nbytes = 0
+        try:
+            while not self.abort.is_set():
                 try:
-                    retry = retry.increment("GET", url, error=exc)
-                except MaxRetryError:
-                    self._count(len(retry.history) + 1, 0)
+                    resp = self.pool.request("GET", url, retries=retry, headers=_HEADERS)
+                except MaxRetryError as exc:  # urllib3 spent the rest of the budget
+                    attempts = len(retry.history) + retry.total + 1
+                    reason = _reason(exc.reason, self.timeout_s)
+                    if probe and not self.answered.is_set():
+                        raise FetchUnavailable(_unavailable(self.base_url, reason)) from None
+                    return reason
+                self.answered.set()
+                # once the service has answered, a refused connection is retried like any other error
+                retry = resp.retries.new(connect=None)
+                attempts, nbytes = len(retry.history) + 1, nbytes + len(resp.data)
+                try:
+                    if resp.status >= 400:  # a 4xx, or a 5xx that outlasted the retries
+                        raise _Refused(_http_reason(resp))
+                    check(resp.data)
+                except _Refused as exc:
                     return str(exc)
-                retry.sleep()
-                continue
-            write_file(path, resp.data)
-            self._count(len(retry.history) + 1, len(resp.data))
-            return ""
-        return "stopped"
-
-    def _count(self, attempts: int, nbytes: int) -> None:
-        with self.lock:
-            self.requests += attempts
-            self.retried += max(attempts - 1, 0)
-            self.bytes += nbytes
+                except _Truncated as exc:
+                    try:
+                        retry = retry.increment("GET", url, error=exc)
+                    except MaxRetryError:
+                        return str(exc)
+                    retry.sleep()
+                    continue
+                write_file(path, resp.data)
+                return ""
+            return "stopped"
+        finally:
+            with self.lock:
+                self.requests += attempts
+                self.retried += max(attempts - 1, 0)
+                self.bytes += nbytes
 
 
 def _pool_manager(base_url: str, workers: int, timeout: urllib3.Timeout) -> urllib3.PoolManager:
