@@ -42,8 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_batch", "write_image", "write_images", "read_image", "load_cube", "load_mask", "mock_ref",
-           "mock_parts", "parse_ref"]
+__all__ = ["write_file", "write_batch", "write_image", "write_images", "read_image", "load_cube", "load_mask",
+           "mock_ref", "mock_parts", "parse_ref"]
 
 MOCK_PREFIX = "mock:"
 # the arc is always a batch item, so the first "+" after "#<i>" separates it from the background
@@ -61,6 +61,12 @@ def _atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a hidden temporary file in the same folder, then a
+    rename, so a file under its final name is always complete (folders are created)."""
+    _atomic_write(Path(path), lambda fh: fh.write(data))
 
 
 def write_batch(data_dir: str | os.PathLike, name: str, array: np.ndarray) -> list[str]:

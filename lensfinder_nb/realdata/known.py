@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .crossmatch import nearest_within, sky_coords
+
 __all__ = ["LenscatMissing", "load_catalog", "match_known", "known_subjects", "INSTALL_COMMAND"]
 
 INSTALL_COMMAND = "python -m pip install --no-deps lenscat==1.1.3"
@@ -84,9 +86,8 @@ def load_catalog() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=1)
 def _catalog_coords():
-    from astropy.coordinates import SkyCoord
     cat = load_catalog()
-    return SkyCoord(cat["ra"].to_numpy(), cat["dec"].to_numpy(), unit="deg")
+    return sky_coords(cat["ra"].to_numpy(), cat["dec"].to_numpy())
 
 
 def match_known(ra: Sequence[float] | np.ndarray, dec: Sequence[float] | np.ndarray,
@@ -97,29 +98,20 @@ def match_known(ra: Sequence[float] | np.ndarray, dec: Sequence[float] | np.ndar
     known_type, known_grade, known_zlens, known_ref (empty strings / NaN without a match)
     and sep_arcsec (NaN without a match).  Positions that are NaN never match.
     """
-    ra = np.atleast_1d(np.asarray(ra, dtype=float))
-    dec = np.atleast_1d(np.asarray(dec, dtype=float))
-    if ra.shape != dec.shape or ra.ndim != 1:
-        raise ValueError(f"ra and dec must be 1-D and of one length, got {ra.shape} and {dec.shape}")
     if not radius_arcsec > 0:
         raise ValueError(f"radius_arcsec must be positive, got {radius_arcsec}")
-    n = len(ra)
+    index, sep = nearest_within(ra, dec, _catalog_coords, radius_arcsec)
+    n = len(index)
     out = pd.DataFrame({"known_name": [""] * n, "known_type": [""] * n, "known_grade": [""] * n,
                         "known_zlens": np.full(n, np.nan), "known_ref": [""] * n, "sep_arcsec": np.full(n, np.nan)})
-    ok = np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90)
-    if not ok.any():
+    rows = np.flatnonzero(index >= 0)
+    if not len(rows):
         return out
-    cat = load_catalog()
-    from astropy.coordinates import SkyCoord
-    idx, sep2d, _ = SkyCoord(ra[ok] % 360.0, dec[ok], unit="deg").match_to_catalog_sky(_catalog_coords())
-    sep = sep2d.arcsec
-    hit = sep <= radius_arcsec
-    rows = np.flatnonzero(ok)[hit]
-    src = cat.iloc[idx[hit]]
+    src = load_catalog().iloc[index[rows]]
     for col in ("name", "type", "grade", "ref"):
         out.loc[rows, f"known_{col}"] = src[col].to_numpy()
     out.loc[rows, "known_zlens"] = src["zlens"].to_numpy()
-    out.loc[rows, "sep_arcsec"] = sep[hit]
+    out.loc[rows, "sep_arcsec"] = sep[rows]
     return out
 
 

@@ -18,6 +18,7 @@ from astropy.io import fits
 from lensfinder_nb import cli
 from lensfinder_nb.realdata.fetch import FetchUnavailable, cutout_url, fetch_cutouts, read_catalog
 from lensfinder_nb.store import open_store
+from lensfinder_nb.store.tables import TableError
 
 PIXSCALE = 0.262
 
@@ -50,6 +51,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         srv = self.server
+        if srv.gone:  # shut down: hang up on kept-alive connections too
+            self.close_connection = True
+            return
         url = urllib.parse.urlparse(self.path)
         q = dict(urllib.parse.parse_qsl(url.query))
         with srv.lock:
@@ -60,8 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault = faults[srv.counts[key] - 1] if srv.counts[key] <= len(faults) else None
         if "ra" not in q or "dec" not in q or fault == "400":
             return self._send(400, b"ra and dec are required", "text/plain")
-        if fault == "500":
-            return self._send(500, b"server error", "text/plain")
+        if fault in ("500", "429", "404"):
+            return self._send(int(fault), b"try again later" if fault == "429" else b"server error", "text/plain")
+        if fault == "html":  # a 200 that is not a cutout (an error page, a captive portal)
+            return self._send(200, b"<html><body>Service temporarily unavailable</body></html>", "text/html")
         if fault == "slow":
             time.sleep(srv.slow_s)
         size = int(q.get("size", 256))
@@ -79,11 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body[: len(body) // 2])
             self.close_connection = True
             return
-        if fault == "trunc-nolength":  # no length header: only the FITS check can tell
+        if fault in ("trunc-nolength", "half-nolength"):  # no length header: only the FITS or JPEG check can tell
             self.send_response(200)
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(body[: len(body) - 5000])
+            self.wfile.write(body[: len(body) - 5000] if fault == "trunc-nolength" else body[: len(body) // 2])
             self.close_connection = True
             return
         self._send(200, body, "application/fits")
@@ -110,6 +116,7 @@ class _Server(ThreadingHTTPServer):
 def service():
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.lock, srv.log, srv.counts, srv.faults, srv.slow_s = threading.Lock(), [], Counter(), {}, 0.8
+    srv.gone = False
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}/viewer"
@@ -179,6 +186,55 @@ def test_retries_transient_faults_but_not_bad_requests(service, tmp_path):
     assert report.retries == 2 + 1 + 1 + 2 + 1
 
 
+def test_throttling_is_retried_but_missing_and_non_fits_answers_are_not(service, tmp_path):
+    cat = _catalog(3)
+    ra = [round(r, 4) for r in cat["ra"]]
+    service.faults = {ra[0]: ["429"], ra[1]: ["404"] * 3, ra[2]: ["html"] * 3}
+    report = fetch_cutouts(cat, tmp_path, size=32, base_url=service.url, retries=2, backoff_s=0.01)
+    per_row = Counter(q["ra"] for _, q in service.log)
+    assert [per_row[f"{r:.7f}"] for r in cat["ra"]] == [2, 1, 1]
+    failed = dict(report.failed)
+    assert report.downloaded == ["obj0"] and failed["obj1"] == "HTTP 404 Not Found: server error"
+    assert failed["obj2"] == "the answer is not a FITS file ('<html><body>Service temporarily unavailable</body></html>')"
+    assert report.requests == 4 and report.retries == 1
+
+
+def test_truncated_jpeg_and_fits_without_length_are_retried(service, tmp_path):
+    cat = _catalog(2)
+    service.faults = {round(cat["ra"][1], 4): ["half-nolength"]}
+    report = fetch_cutouts(cat, tmp_path, size=64, jpeg=True, base_url=service.url, backoff_s=0.01)
+    assert report.failed == [] and report.requests == 6 and report.retries == 2
+    from PIL import Image
+    with Image.open(tmp_path / "obj1.jpg") as im:
+        im.load()
+        assert im.size == (64, 64)
+    assert fits.getdata(tmp_path / "obj1.fits").shape == (3, 64, 64)
+
+
+def test_a_service_that_goes_away_midway_stops_the_run(service, tmp_path):
+    def go_away(iterable, **kw):  # called once the probe has succeeded, before the other downloads
+        service.gone = True
+        service.shutdown()
+        service.server_close()
+        return iterable
+
+    with pytest.raises(FetchUnavailable, match=r"^cannot reach .*: connection refused, 4 cutouts in a row \(offline\?\)$"):
+        fetch_cutouts(_catalog(6), tmp_path, size=32, base_url=service.url, workers=1, retries=1, backoff_s=0.01,
+                      progress=go_away)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["obj0.fits"]
+
+
+def test_proxy_from_the_environment_is_used_except_for_loopback(service, tmp_path, monkeypatch):
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    root = service.url.removesuffix("/viewer")
+    monkeypatch.setenv("http_proxy", root)  # the test server also answers as a forward proxy
+    report = fetch_cutouts(_catalog(1), tmp_path / "a", size=32, base_url="http://cutouts.invalid/viewer")
+    assert report.downloaded == ["obj0"] and service.log[0][0] == "/viewer/cutout.fits"
+    monkeypatch.setenv("http_proxy", _closed_port_url())  # a dead proxy is not used for 127.0.0.1
+    assert fetch_cutouts(_catalog(1), tmp_path / "b", size=32, base_url=service.url).downloaded == ["obj0"]
+
+
 def test_unreachable_service_is_one_clear_line(tmp_path):
     url = _closed_port_url()
     t0 = time.perf_counter()
@@ -211,8 +267,36 @@ def test_catalog_reading_names_and_bad_rows(tmp_path):
     url = cutout_url("https://example.org/viewer/", 1.5, -2.25, layer="ls-dr10", size=101, pixscale=0.262, bands="grz")
     assert url == ("https://example.org/viewer/cutout.fits?ra=1.5000000&dec=-2.2500000&layer=ls-dr10"
                    "&pixscale=0.262&size=101&bands=grz")
-    with pytest.raises(ValueError, match="'ra' and 'dec'"):
+    with pytest.raises(TableError, match=r"^the catalogue table: missing column\(s\) ra, dec \(found: x\)$"):
         read_catalog(pd.DataFrame({"x": [1]}))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cat.csv: the file is empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "cat.csv: not a CSV text file (binary data on line 1)"),
+    ("name,ra,dec\nAbell 370,39.97,-1.58\nJos\xe9,1,2\n".encode("latin-1"), "cat.csv: line 3: not UTF-8 text"),
+    (b"name,RA\nx,1\n", "cat.csv: line 1: missing column(s) dec (found: name, ra)"),
+    (b"ra,dec\n", "cat.csv: no rows after the header"),
+    (b"ra,dec\n150,2\n15O,2\n", "cat.csv: line 3: ra is not a number: '15O'"),
+    (b"RA [deg],DEC [deg],label\n150,2,1\n151,2,maybe\n", "cat.csv: line 3: label must be 1 (lens), 0 (not a lens)"),
+    (b"ra,Ra,dec\n1,2,3\n", "cat.csv: line 1: column 'ra' appears twice"),
+])
+def test_catalogue_file_problems_name_the_line(tmp_path, content, message):
+    path = tmp_path / "cat.csv"
+    path.write_bytes(content)
+    with pytest.raises(TableError) as err:
+        read_catalog(path)
+    assert str(err.value).startswith(f"{path.parent}/{message}")
+    assert "\n" not in str(err.value)
+
+
+def test_catalogue_file_columns_names_and_labels(tmp_path):
+    path = tmp_path / "cat.csv"
+    path.write_text("Name , RA [deg], DEC [deg], Label\nAbell 370 / arc,39.97,-1.58,lens\n,149.63659,2.20375,\n"
+                    "Abell 370 / arc,40.0,-1.0,0\n")
+    cat = read_catalog(path)
+    assert cat.to_dict("list") == {"name": ["Abell_370_arc", "J095832.78+021213.5", "Abell_370_arc-2"],
+                                   "ra": [39.97, 149.63659, 40.0], "dec": [-1.58, 2.20375, -1.0], "label": [1, -1, 0]}
 
 
 def test_invalid_rows_fail_without_requests(service, tmp_path):
@@ -241,7 +325,10 @@ def test_cli_fetch_exit_codes(service, tmp_path, monkeypatch, capsys):
     assert err.startswith("lensfinder: error: cannot reach the Legacy Survey cutout service") and err.count("\n") == 1
 
     assert _cli(["fetch", str(tmp_path / "nope.csv"), "--db", str(db)], monkeypatch) == 1
-    assert "no such catalogue file" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"lensfinder: error: {tmp_path / 'nope.csv'}: no such catalogue file\n"
+    (tmp_path / "typo.csv").write_text("ra,dec\n150,2\n150.1,2,\n")
+    assert _cli(["fetch", str(tmp_path / "typo.csv"), "--db", str(db)], monkeypatch) == 1
+    assert "typo.csv: not a readable CSV file" in capsys.readouterr().err
 
     service.faults = {170.0: ["400"]}
     one = tmp_path / "one.csv"

@@ -192,10 +192,12 @@ def test_labels_match_by_position_and_bad_labels_are_reported(empty_store, tmp_p
     write_cube(src / "x.fits", ra=30.0, dec=1.0)
     write_cube(src / "y.fits", ra=31.0, dec=1.0)
     write_cube(src / "nowcs.fits", wcs=False)
-    labels = pd.DataFrame({"name": ["zzz", "y"], "ra": [30.0 + 0.4 / 3600, 31.0], "dec": [1.0, 1.0],
-                           "label": [0, "maybe"]})
+    # the first row has no position: matching by position must still pick the right row
+    labels = pd.DataFrame({"name": ["elsewhere", "zzz", "y"], "ra": [np.nan, 30.0 + 0.4 / 3600, 31.0],
+                           "dec": [np.nan, 1.0, 1.0], "label": [1, 0, "maybe"]})
     report = ingest_directory(empty_store, src, labels)
     assert dict(report.bad) == {"y.fits": "label 'maybe' in the labels file is not 1, 0 or -1"}
+    assert report.unmatched_labels == 1
     subjects = empty_store.subjects().set_index("subject")
     assert subjects.loc[coordinate_name(30.0, 1.0), "label"] == 0
     assert subjects.loc["img-nowcs", "label"] == -1 and np.isnan(subjects.loc["img-nowcs", "ra"])
@@ -207,8 +209,34 @@ def test_labels_file_problems_are_errors(empty_store, tmp_path):
     with pytest.raises(IngestError, match="no such labels file"):
         ingest_directory(empty_store, tmp_path, tmp_path / "nope.csv")
     (tmp_path / "l.csv").write_text("label\n1\n")
-    with pytest.raises(IngestError, match="needs a 'name' or 'file' column"):
+    with pytest.raises(IngestError, match=r"l.csv: line 1: missing column\(s\): needs file, or name, or ra and dec "
+                                          r"\(found: label\)$"):
         ingest_directory(empty_store, tmp_path, tmp_path / "l.csv")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "l.csv: the file is empty"),
+    (b"\x00\x01\x02file,label\n", "l.csv: not a CSV text file (binary data on line 1)"),
+    ("file,label\nok.fits,1\nd\xe9j\xe0.fits,0\n".encode("latin-1"), "l.csv: line 3: not UTF-8 text"),
+    (b"file,label\n", "l.csv: no rows after the header"),
+    (b"name,ra,dec,label\na,150,2,1\nb,150,north,1\n", "l.csv: line 3: dec is not a number: 'north'"),
+    (b"name,ra,dec,label\na,150,95,1\n", "l.csv: line 2: dec outside -90..90 degrees: '95'"),
+])
+def test_labels_file_problems_name_the_line_and_write_nothing(empty_store, tmp_path, content, message):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_cube(src / "ok.fits", ra=40.0, dec=3.0)
+    (tmp_path / "l.csv").write_bytes(content)
+    with pytest.raises(IngestError) as err:
+        ingest_directory(empty_store, src, tmp_path / "l.csv")
+    assert str(err.value).startswith(f"{tmp_path}/{message}")
+    assert empty_store.subjects().empty and not (tmp_path / "data" / "images").exists()
+
+
+def test_labels_table_given_as_a_frame_names_the_row(empty_store, tmp_path):
+    labels = pd.DataFrame({"Filename": ["a.fits", "b.fits"], "RA [deg]": [10.0, "ten"], "dec": [1.0, 1.0]})
+    with pytest.raises(IngestError, match=r"^the labels table: row 2: ra is not a number: 'ten'$"):
+        ingest_directory(empty_store, tmp_path, labels)
 
 
 def _cli(argv, monkeypatch):
