@@ -7,7 +7,7 @@ the missing ones in place; rows are never dropped.
 
 from __future__ import annotations
 
-import duckdb
+from .connections import Connection, atomic
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "apply_migrations", "schema_version"]
 
@@ -90,7 +90,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+def schema_version(con: Connection) -> int:
     """The highest applied migration, 0 for an empty file."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
@@ -100,7 +100,7 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
 
 
-def apply_migrations(con: duckdb.DuckDBPyConnection, upto: int | None = None) -> list[int]:
+def apply_migrations(con: Connection, upto: int | None = None) -> list[int]:
     """Apply every missing migration (up to ``upto``); returns the versions applied."""
     con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
         version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP DEFAULT current_timestamp)""")
@@ -109,13 +109,8 @@ def apply_migrations(con: duckdb.DuckDBPyConnection, upto: int | None = None) ->
     for version, name, sql in MIGRATIONS:
         if version <= current or (upto is not None and version > upto):
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with atomic(con):
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(version)
     return applied

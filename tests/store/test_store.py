@@ -221,16 +221,18 @@ def _late_writer(path: str, conn) -> None:
     conn.send("done")
 
 
-def test_vote_written_between_fold_read_and_writer_exit_is_kept(store, monkeypatch):
-    import lensfinder_nb.store.core as store_module
+def test_vote_written_between_fold_read_and_writer_exit_is_kept(store, monkeypatch, request):
+    import lensfinder_nb.store.fold as fold_module
 
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_late_writer, args=(str(store.path), child))
     proc.start()
     child.close()  # so that recv() fails instead of hanging if the writer dies
+    # a failing assertion must not leave the writer waiting for "go" (pytest would hang at exit)
+    request.addfinalizer(lambda: proc.kill() if proc.is_alive() else None)
     assert parent.poll(60) and parent.recv() == "ready"
-    real_is_live = store_module.journal_is_live
+    real_is_live = fold_module.journal_is_live
 
     def writer_finishes_first(path):
         # Other tests' stores fold in background threads of this process: only ours is steered.
@@ -240,9 +242,9 @@ def test_vote_written_between_fold_read_and_writer_exit_is_kept(store, monkeypat
             proc.join(30)
         return real_is_live(path)
 
-    monkeypatch.setattr(store_module, "journal_is_live", writer_finishes_first)
+    monkeypatch.setattr(fold_module, "journal_is_live", writer_finishes_first)
     store.fold()
-    monkeypatch.setattr(store_module, "journal_is_live", real_is_live)
+    monkeypatch.setattr(fold_module, "journal_is_live", real_is_live)
     assert set(store.votes()["vote_id"]) == {"first", "second"}
     store.fold()
     assert set(store.sql("SELECT vote_id FROM db.votes")["vote_id"]) == {"first", "second"}

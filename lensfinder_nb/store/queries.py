@@ -1,0 +1,239 @@
+"""Every read of the schema that lensfinder itself makes, as named functions.
+
+Each public function takes a :class:`~lensfinder_nb.store.Store` and returns a DataFrame (or a
+number) read from one consistent snapshot (the DuckDB file plus the journal tails not yet
+folded, see :mod:`.views`), so every acknowledged vote is seen.  Counts of votes use the
+``counted_votes`` view: the counting rule of :mod:`.views`, written once.
+
+People's own SQL goes through :meth:`Store.sql <lensfinder_nb.store.Store.sql>` instead.
+
+>>> import tempfile, pathlib, pandas as pd
+>>> from lensfinder_nb.store import open_store
+>>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "x.duckdb")
+>>> _ = store.add_subjects(pd.DataFrame({"subject": ["a", "b"], "label": [1, -1]}))
+>>> _ = store.add_vote("ada", "a", 1)
+>>> _ = store.add_vote("ada", "a", 0)          # a second opinion: not counted
+>>> subject_pool(store)[["subject", "n_votes"]].values.tolist()
+[['a', 1], ['b', 0]]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .connections import Connection
+    from .core import Store
+
+__all__ = ["subjects", "votes", "setting", "vote_is_by", "counted_vote_codes", "votes_of_user",
+           "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores",
+           "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
+           "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
+           "subject_id_set"]
+
+
+def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:
+    with store.snapshot() as con:
+        return con.execute(query, params).df() if params else con.execute(query).df()
+
+
+# ---------------------------------------------------------------------- the store's own reads
+def journal_progress(con: Connection, catalog: str | None = None) -> dict[str, int]:
+    """Journal file -> bytes already folded, read on an open connection (``catalog``: e.g. ``db``)."""
+    table = f"{catalog}.journal_progress" if catalog else "journal_progress"
+    return dict(con.execute(f"SELECT journal, offset_bytes FROM {table}").fetchall())
+
+
+def subject_id_set(con: Connection) -> set[str]:
+    """Every subject id, read on an open connection to the file."""
+    return {r[0] for r in con.execute("SELECT subject FROM subjects").fetchall()}
+
+
+def subjects(store: Store) -> pd.DataFrame:
+    """All subjects by id: subject, label, kind, ra, dec, image, cube, params, source, created_at."""
+    with store._reader_raw() as con:
+        return con.execute("SELECT * FROM subjects ORDER BY subject").df()
+
+
+def votes(store: Store, include_retracted: bool = False) -> pd.DataFrame:
+    """All votes (not retracted ones unless asked) in arrival order, every column of the votes view."""
+    where = "" if include_retracted else "WHERE retracted_at IS NULL"
+    return _frame(store, f"SELECT * FROM votes {where} ORDER BY seq")
+
+
+def setting(store: Store, key: str) -> tuple[bool, Any]:
+    """(True, value) for a stored setting, (False, None) when ``key`` was never set."""
+    df = _frame(store, "SELECT value FROM settings WHERE key = ?", [key])
+    return (False, None) if df.empty else (True, json.loads(df["value"].iloc[0]))
+
+
+def vote_is_by(store: Store, vote_id: str, user_id: str) -> bool:
+    """Whether ``vote_id`` exists and was cast by ``user_id``."""
+    return not _frame(store, "SELECT 1 FROM votes WHERE vote_id = ? AND user_id = ?", [vote_id, user_id]).empty
+
+
+# ---------------------------------------------------------------------- scoring
+_CODED_SUBJECTS = "SELECT subject, label FROM subjects ORDER BY subject"
+_CODED_USERS = "SELECT DISTINCT user_id FROM counted_votes ORDER BY user_id"
+_CODED_VOTES = """
+WITH s AS (SELECT subject, (row_number() OVER (ORDER BY subject) - 1)::INTEGER AS s_code FROM subjects),
+     c AS MATERIALIZED (SELECT user_id, subject, answer, created_at, seq FROM counted_votes),
+     u AS (SELECT user_id, (row_number() OVER (ORDER BY user_id) - 1)::INTEGER AS u_code
+           FROM (SELECT DISTINCT user_id FROM c))
+SELECT u.u_code, s.s_code, c.answer, epoch_us(c.created_at) AS t_us, c.seq
+FROM c JOIN s USING (subject) JOIN u USING (user_id)
+"""
+
+
+def counted_vote_codes(store: Store) -> dict[str, np.ndarray]:
+    """The counted votes as integer codes, for the scoring engine (only numbers cross into Python).
+
+    Keys: ``subjects`` (ids, sorted), ``labels`` (per subject), ``users`` (ids, sorted), and per
+    vote ``u_code``, ``s_code`` (positions in ``users`` and ``subjects``), ``answer``, ``t_us``
+    (created_at in microseconds since 1970) and ``seq``; votes in no particular order.
+    """
+    with store.snapshot() as con:
+        subj = con.execute(_CODED_SUBJECTS).fetchnumpy()
+        users = con.execute(_CODED_USERS).fetchnumpy()["user_id"]
+        v = con.execute(_CODED_VOTES).fetchnumpy()
+    out = {k: np.asarray(v[k]) for k in ("u_code", "s_code", "answer", "t_us", "seq")}
+    out.update(subjects=np.asarray(subj["subject"], dtype=object), labels=np.asarray(subj["label"], dtype=np.int8),
+               users=np.asarray(users, dtype=object))
+    return out
+
+
+def stored_scores(store: Store, method: str) -> pd.DataFrame:
+    """The scores written for ``method`` (``lensfinder score``): subject, probability, n_votes, status."""
+    return _frame(store, "SELECT subject, probability, n_votes, status FROM scores WHERE method = ? "
+                         "ORDER BY subject", [method])
+
+
+# ---------------------------------------------------------------------- one person
+def votes_of_user(store: Store, user_id: str) -> pd.DataFrame:
+    """All votes of ``user_id`` (retracted ones too), oldest first.
+
+    Columns: vote_id, seq, user_id, subject, answer, created_at, retracted_at, counted (the
+    vote counts, :mod:`.views`), label (-1 for a subject no longer in the store), image.
+    """
+    return _frame(store, """
+        SELECT v.vote_id, v.seq, v.user_id, v.subject, v.answer, v.created_at, v.retracted_at,
+               v.vote_id IN (SELECT vote_id FROM counted_votes WHERE user_id = ?) AS counted,
+               coalesce(s.label, -1)::TINYINT AS label, s.image
+        FROM votes v LEFT JOIN subjects s USING (subject)
+        WHERE v.user_id = ?
+        ORDER BY v.created_at, v.seq""", [user_id, user_id])
+
+
+def annotations_of_user(store: Store, user_id: str) -> pd.DataFrame:
+    """The latest non-null favourite and comment of ``user_id`` per subject, latest first.
+
+    Columns: subject, favourite, comment (NULL where never set), updated_at, image.
+    """
+    return _frame(store, """
+        SELECT a.*, s.image FROM (
+            SELECT subject,
+                   arg_max(favourite, created_at) FILTER (WHERE favourite IS NOT NULL) AS favourite,
+                   arg_max(comment, created_at) FILTER (WHERE comment IS NOT NULL) AS comment,
+                   max(created_at) AS updated_at
+            FROM annotations WHERE user_id = ?
+            GROUP BY subject) a
+        LEFT JOIN subjects s USING (subject)
+        ORDER BY a.updated_at DESC, a.subject""", [user_id])
+
+
+def user_record(store: Store, user_id: str) -> pd.DataFrame:
+    """The person ``user_id`` (no row if unknown): display_name, key_hash, role."""
+    return _frame(store, "SELECT display_name, key_hash, role FROM users WHERE user_id = ?", [user_id])
+
+
+# ---------------------------------------------------------------------- the queue
+def subject_pool(store: Store, method: str = "swap") -> pd.DataFrame:
+    """Every subject with what the queue needs, by id.
+
+    Columns: subject, label, image, cube, mask (arc mask reference of a mock, from params),
+    n_votes (counted votes now), probability and status (scores stored for ``method``; NULL
+    where not scored).
+    """
+    return _frame(store, """
+        SELECT s.subject, s.label, s.image, s.cube,
+               json_extract_string(s.params, '$.mask') AS mask,
+               coalesce(v.n_votes, 0) AS n_votes, sc.probability, sc.status
+        FROM subjects s
+        LEFT JOIN (SELECT subject, count(*) AS n_votes FROM counted_votes GROUP BY subject) v USING (subject)
+        LEFT JOIN (SELECT subject, probability, status FROM scores WHERE method = ?) sc USING (subject)
+        ORDER BY s.subject""", [method])
+
+
+# ---------------------------------------------------------------------- the machine
+def latest_machine_scores(store: Store) -> pd.DataFrame:
+    """The machine score of each scored subject: that of the newest model that scored it.
+
+    Columns: subject, score (in [0, 1], a ranking score).
+    """
+    return _frame(store, "SELECT subject, arg_max(score, created_at) AS score FROM machine_scores "
+                         "GROUP BY subject ORDER BY subject")
+
+
+def machine_skill_sample(store: Store, model: str | None = None) -> pd.DataFrame:
+    """Scores of ``model`` (default: the newest) on training subjects it did not train on: score, y (label)."""
+    which = "?" if model is not None else "(SELECT model FROM machine_scores ORDER BY created_at DESC LIMIT 1)"
+    return _frame(store, f"""
+        SELECT m.score, s.label AS y FROM machine_scores m JOIN subjects s USING (subject)
+        WHERE s.label IN (0, 1) AND NOT m.in_training AND m.model = {which}""",
+                  [model] if model is not None else None)
+
+
+# ---------------------------------------------------------------------- the class
+def volunteer_activity(store: Store) -> pd.DataFrame:
+    """One row per person with counted votes: user_id, name (display name or NULL), last_active."""
+    return _frame(store, """
+        SELECT v.user_id, any_value(u.display_name) AS name, max(v.created_at) AS last_active
+        FROM counted_votes v LEFT JOIN users u USING (user_id)
+        GROUP BY v.user_id ORDER BY v.user_id""")
+
+
+def counted_vote_span(store: Store) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """Times of the first and the last counted vote (None, None without votes)."""
+    df = _frame(store, "SELECT min(created_at) AS t0, max(created_at) AS t1 FROM counted_votes")
+    t0, t1 = df["t0"].iloc[0], df["t1"].iloc[0]
+    return (None, None) if pd.isna(t0) else (pd.Timestamp(t0), pd.Timestamp(t1))
+
+
+def activity_counts(store: Store, minutes: int = 1) -> pd.DataFrame:
+    """Counted votes per bin of ``minutes`` (bins start on whole minutes / hours, UTC; empty bins absent).
+
+    Columns: start (bin start), votes, volunteers (distinct people), lens_votes.
+    """
+    return _frame(store, """
+        SELECT time_bucket(INTERVAL (?) MINUTE, created_at) AS start, count(*) AS votes,
+               count(DISTINCT user_id) AS volunteers, sum(answer)::BIGINT AS lens_votes
+        FROM counted_votes GROUP BY 1 ORDER BY 1""", [int(minutes)])
+
+
+def count_counted_votes(store: Store) -> int:
+    """How many votes count (the rule of :mod:`.views`)."""
+    return int(_frame(store, "SELECT count(*) AS n FROM counted_votes")["n"].iloc[0])
+
+
+# ---------------------------------------------------------------------- data sets
+def count_subjects(store: Store, source: str | None = None) -> int:
+    """How many subjects the store holds (only those of ``source``, e.g. ``demo``, if given)."""
+    if source is None:
+        return int(_frame(store, "SELECT count(*) AS n FROM subjects")["n"].iloc[0])
+    return int(_frame(store, "SELECT count(*) AS n FROM subjects WHERE source = ?", [source])["n"].iloc[0])
+
+
+def mock_backgrounds(store: Store) -> pd.DataFrame:
+    """Plain non-lenses with a cube, usable behind a mock lens: subject, ra, dec, cube, params (JSON text).
+
+    Look-alikes, artefacts and mocks (or subjects whose cube is itself a mock) are left out.
+    """
+    return _frame(store, """
+        SELECT subject, ra, dec, cube, params FROM subjects
+        WHERE label = 0 AND cube IS NOT NULL AND kind NOT LIKE 'lookalike:%' AND kind NOT LIKE 'artefact:%'
+          AND kind <> 'mock' AND cube NOT LIKE 'mock:%'
+        ORDER BY subject""")
