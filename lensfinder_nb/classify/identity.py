@@ -18,7 +18,7 @@ import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
-from ..store import Store, StoreError
+from ..store import Store, StoreError, queries
 
 __all__ = ["Identity", "IdentityError", "sign_up", "sign_in", "identify", "personal_link",
            "new_teacher_key", "is_teacher", "parse_query", "NAME_PATTERN"]
@@ -63,18 +63,14 @@ def sign_up(store: Store, display_name: str) -> Identity:
     name = check_name(display_name)
     user_id = _user_id(name)
     key = secrets.token_urlsafe(16)
-    with store._writer() as con:
-        taken = con.execute("SELECT count(*) FROM users WHERE user_id = ?", [user_id]).fetchone()[0]
-        if taken:
-            raise IdentityError("name_taken")
-        con.execute("INSERT INTO users (user_id, display_name, key_hash, role) VALUES (?, ?, ?, 'volunteer')",
-                    [user_id, name, _hash(key)])
+    if not store.add_user(user_id, name, key_hash=_hash(key), role="volunteer"):
+        raise IdentityError("name_taken")
     return Identity(user_id, name, "volunteer", key)
 
 
 def sign_in(store: Store, user_id: str, key: str) -> Identity:
     """The person whose key matches, or IdentityError('key_invalid')."""
-    row = store.sql("SELECT display_name, key_hash FROM users WHERE user_id = ?", [user_id])
+    row = queries.user_record(store, user_id)
     if row.empty or not key or not row["key_hash"].iloc[0] \
             or not hmac.compare_digest(row["key_hash"].iloc[0], _hash(key)):
         raise IdentityError("key_invalid")
@@ -104,10 +100,9 @@ def identify(store: Store, query_string: str | None = None, environ: dict | None
 
 
 def ensure_hub_user(store: Store, user_id: str, name: str) -> None:
-    if store.sql("SELECT count(*) AS n FROM users WHERE user_id = ?", [user_id])["n"].iloc[0] == 0:
-        with store._writer() as con:
-            con.execute("INSERT OR IGNORE INTO users (user_id, display_name, role) VALUES (?, ?, 'hub')",
-                        [user_id, name])
+    """Record a JupyterHub user the first time they open a page."""
+    if queries.user_record(store, user_id).empty:  # a read first: most page opens need no write lock
+        store.add_user(user_id, name, role="hub")
 
 
 def personal_link(page: str, identity: Identity, base: str = "", **extra: str) -> str:

@@ -5,9 +5,10 @@ checked :class:`~lensfinder_nb.classify.identity.Identity` (the pages never take
 string).  The only figure computed over everyone is the rank, and only the rank number and
 the number of volunteers leave this module.
 
-Metrics follow ``docs/scoring.md``: retracted votes and repeat votes on a subject do not
-count; truth exists only for training subjects (label 1 = simulated lens, 0 = known
-non-lens), never for unknowns (label -1).
+Metrics count the votes of the store's counting rule (:mod:`lensfinder_nb.store.views`: not
+retracted, a person's first vote per subject), marked ``counted`` by :func:`my_votes`; truth
+exists only for training subjects (label 1 = simulated lens, 0 = known non-lens), never for
+unknowns (label -1).
 
 >>> import tempfile, pathlib
 >>> from lensfinder_nb.store import open_store
@@ -28,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..store import queries
+
 __all__ = ["HISTORY_PAGE_SIZE", "EXPORT_COLUMNS", "my_votes", "my_annotations", "my_metrics",
            "counted", "progress", "contribution_rank", "history_page", "votes_csv", "csv_data_url",
            "thumbnail", "Rank"]
@@ -37,32 +40,14 @@ HISTORY_PAGE_SIZE = 24
 #: columns of the CSV export; exactly what :func:`lensfinder_nb.store.tables.read_votes_csv` reads back
 EXPORT_COLUMNS = ["user", "subject", "answer", "created_at", "vote_id"]
 
-_MY_VOTES = """
-SELECT v.vote_id, v.seq, v.user_id, v.subject, v.answer, v.created_at, v.retracted_at,
-       coalesce(s.label, -1)::TINYINT AS label, s.image
-FROM votes v LEFT JOIN subjects s USING (subject)
-WHERE v.user_id = ?
-ORDER BY v.created_at, v.seq
-"""
-
-_MY_ANNOTATIONS = """
-SELECT subject,
-       arg_max(favourite, created_at) FILTER (WHERE favourite IS NOT NULL) AS favourite,
-       arg_max(comment, created_at) FILTER (WHERE comment IS NOT NULL) AS comment,
-       max(created_at) AS updated_at
-FROM annotations WHERE user_id = ?
-GROUP BY subject
-ORDER BY updated_at DESC, subject
-"""
-
-
 def my_votes(store, user_id: str) -> pd.DataFrame:
     """All votes of ``user_id`` (retracted ones too), oldest first.
 
-    Columns: vote_id, seq, user_id, subject, answer, created_at, retracted_at, label
-    (-1 for a subject no longer in the store), image (path relative to the data folder).
+    Columns: vote_id, seq, user_id, subject, answer, created_at, retracted_at, counted (the
+    vote counts), label (-1 for a subject no longer in the store), image (path relative to the
+    data folder).
     """
-    return store.sql(_MY_VOTES, [user_id])
+    return queries.votes_of_user(store, user_id)
 
 
 def my_annotations(store, user_id: str) -> pd.DataFrame:
@@ -72,21 +57,15 @@ def my_annotations(store, user_id: str) -> pd.DataFrame:
     leaves the favourite as it was).  Columns: subject, favourite (bool), comment ("" if none),
     updated_at, image.
     """
-    notes = store.sql(_MY_ANNOTATIONS, [user_id])
+    notes = queries.annotations_of_user(store, user_id)
     notes["favourite"] = notes["favourite"].astype("boolean").fillna(False).astype(bool)
     notes["comment"] = notes["comment"].astype(object).where(notes["comment"].notna(), "")
-    if notes.empty:
-        notes["image"] = pd.Series(dtype=object)
-        return notes
-    images = store.sql("SELECT subject, image FROM subjects WHERE subject IN (SELECT unnest(?))",
-                       [notes["subject"].tolist()])
-    return notes.merge(images, on="subject", how="left")
+    return notes
 
 
 def counted(votes: pd.DataFrame) -> pd.DataFrame:
-    """The votes that count (not retracted, first per subject), in time order."""
-    live = votes[votes["retracted_at"].isna()].sort_values(["created_at", "seq"], kind="stable")
-    return live.drop_duplicates("subject", keep="first")
+    """The votes that count (column ``counted`` of :func:`my_votes`), in time order."""
+    return votes[votes["counted"].astype(bool)].sort_values(["created_at", "seq"], kind="stable")
 
 
 def my_metrics(votes: pd.DataFrame) -> dict:
@@ -98,7 +77,7 @@ def my_metrics(votes: pd.DataFrame) -> dict:
     """
     from ..scoring import volunteer_metrics
 
-    live = votes[votes["retracted_at"].isna()]
+    live = counted(votes)
     if live.empty:
         return {"TP": 0, "FP": 0, "TN": 0, "FN": 0, "accuracy": math.nan, "precision": math.nan,
                 "recall": math.nan, "F1": math.nan, "PL": 0.5, "PD": 0.5, "skill": 0.0,

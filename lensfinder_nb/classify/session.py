@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .order import plan_queue
-from ..store import Store
+from ..store import Store, queries
 
 __all__ = ["ClassifySession", "Shown", "Feedback", "UNDO_SECONDS", "STRETCHES", "ZOOMS", "marks_touch_arc"]
 
@@ -27,27 +27,6 @@ UNDO_SECONDS = 10.0
 STRETCHES = ("viewer", "standard", "brighter", "bluer", "g", "r", "z")
 ZOOMS = (1, 2, 4)
 NPIX = 101
-
-_POOL_SQL = """
-SELECT s.subject, s.label, s.image, s.cube,
-       json_extract_string(s.params, '$.mask') AS mask,
-       coalesce(v.n_votes, 0) AS n_votes
-FROM subjects s
-LEFT JOIN (SELECT subject, count(*) AS n_votes FROM votes WHERE retracted_at IS NULL GROUP BY subject) v
-       USING (subject)
-"""
-
-
-# The person's PL and PD from their training votes so far (SWAP's pseudo-counts), for routing.
-_ROUTING_SQL = """
-SELECT least(0.99, greatest(0.01, (2 + count(*) FILTER (s.label = 1 AND v.answer = 1))
-                                  / (4 + count(*) FILTER (s.label = 1)))) AS pl,
-       least(0.99, greatest(0.01, (2 + count(*) FILTER (s.label = 0 AND v.answer = 0))
-                                  / (4 + count(*) FILTER (s.label = 0)))) AS pd
-FROM votes v JOIN subjects s USING (subject)
-WHERE v.user_id = ? AND v.retracted_at IS NULL
-"""
-
 
 @dataclass
 class Shown:
@@ -113,19 +92,18 @@ class ClassifySession:
         self._queue: collections.deque[Shown] = collections.deque()
         self._truth: dict[str, tuple[int, str | None]] = {}  # subject -> (label, mask ref); kernel only
         self._refs: dict[str, tuple[str | None, str | None]] = {}  # subject -> (image, cube)
-        mine = store.sql("SELECT subject FROM votes WHERE user_id = ?", [user])
-        self.seen: set[str] = set(mine["subject"])
-        self.n_done = int(store.sql("SELECT count(*) AS n FROM votes WHERE user_id = ? AND retracted_at IS NULL",
-                                    [user])["n"].iloc[0])
+        mine = queries.votes_of_user(store, user)
+        self.seen: set[str] = set(mine["subject"])  # retracted too: the person has seen them
+        self.n_done = int(mine["counted"].sum())
         self.current: Shown | None = None
         self._last: tuple[str, Shown, float] | None = None  # (vote id, what was shown, when)
         self._advance()
 
     # ------------------------------------------------------------------ queue
     def _refill(self) -> None:
-        from ..scoring.retirement import retired_subjects  # the one place the retirement rule lives
-        pool = self.store.sql(_POOL_SQL)
-        pool["retired"] = pool["subject"].isin(retired_subjects(self.store, max_votes_detected=self.max_votes_detected))
+        from ..scoring.retirement import retired_in_pool  # the one place the retirement rule lives
+        pool = queries.subject_pool(self.store, "swap")
+        pool["retired"] = pool["subject"].isin(retired_in_pool(pool, max_votes_detected=self.max_votes_detected))
         for row in pool.itertuples(index=False):
             self._truth[row.subject] = (int(row.label), row.mask if isinstance(row.mask, str) else None)
             self._refs[row.subject] = (row.image, row.cube)
@@ -145,12 +123,10 @@ class ClassifySession:
         kernel, never on the page."""
         from ..machine.combine import combine, skill_from_store
         from ..machine.routing import route
-        from ..scoring.metrics import skill_bits
-        agent = self.store.sql(_ROUTING_SQL, [self.user])
-        skill = float(skill_bits(np.array(agent["pl"].iloc[0]), np.array(agent["pd"].iloc[0])))
-        crowd = self.store.sql("SELECT subject, probability, n_votes FROM scores WHERE method = 'swap'")
-        machine = self.store.sql("SELECT subject, arg_max(score, created_at) AS score FROM machine_scores "
-                                 "GROUP BY subject")
+        from .personal import my_metrics
+        skill = float(my_metrics(queries.votes_of_user(self.store, self.user))["skill"])
+        crowd = queries.stored_scores(self.store, "swap")
+        machine = queries.latest_machine_scores(self.store)
         try:
             posterior = combine(crowd, machine, skill_from_store(self.store))[["subject", "probability"]]
         except ValueError:  # no machine measured on held-out training subjects yet: the crowd alone
@@ -272,7 +248,3 @@ class ClassifySession:
         if self.current is not None:
             self.store.annotate(self.user, self.current.subject, favourite=favourite, comment=comment)
 
-
-def votes_of(store: Store, user: str) -> pd.DataFrame:
-    """A person's own votes, newest first."""
-    return store.sql("SELECT * FROM votes WHERE user_id = ? ORDER BY seq DESC", [user])

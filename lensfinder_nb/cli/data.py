@@ -77,14 +77,13 @@ def _votes_export(args: argparse.Namespace) -> int:
 
 
 def _sql(args: argparse.Namespace) -> int:
-    import duckdb
-
+    from ..store import QueryError
     from ..store.tables import write_votes
     store = open_store_from(args)
     try:
         frame = store.sql(args.query)
-    except duckdb.Error as exc:
-        raise CliError(f"SQL: {str(exc).splitlines()[0]}") from None
+    except QueryError as exc:
+        raise CliError(f"SQL: {exc}") from None
     if args.out:
         write_votes(frame, args.out)
         print(f"{len(frame)} row(s) written to {args.out}")

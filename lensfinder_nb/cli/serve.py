@@ -53,8 +53,9 @@ def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> l
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from ..store import queries
     store = open_store_from(args)
-    if not args.no_demo and store.sql("SELECT count(*) AS n FROM subjects")["n"].iloc[0] == 0:
+    if not args.no_demo and queries.count_subjects(store) == 0:
         from ..sim.demo import build_demo
         from ._common import progress
         print("The store is empty: building the demo data first.", flush=True)

@@ -151,13 +151,9 @@ def machine_only(machine: pd.DataFrame, skill: MachineSkill, **kwargs) -> pd.Dat
 def skill_from_store(store, model: str | None = None, **kwargs) -> MachineSkill:
     """:func:`measure_skill` from the ``machine_scores`` of ``model`` (default: the newest) on the
     training subjects that model did not train on."""
-    where = "" if model is None else "AND m.model = ?"
-    params = [] if model is None else [model]
-    df = store.sql(f"""
-        WITH latest AS (SELECT model FROM machine_scores ORDER BY created_at DESC LIMIT 1)
-        SELECT m.score, s.label AS y FROM machine_scores m JOIN subjects s USING (subject)
-        WHERE s.label IN (0, 1) AND NOT m.in_training
-          {where if model is not None else "AND m.model = (SELECT model FROM latest)"}""", params)
+    from ..store import queries
+
+    df = queries.machine_skill_sample(store, model)
     if df.empty or df["y"].nunique() < 2:
         raise ValueError("no held-out training subjects with machine scores; run `lensfinder predict`")
     return measure_skill(df["score"], df["y"], **kwargs)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .data import dihedral, load_prepared
 
-__all__ = ["save_model", "load_model", "score_prepared", "predict_store", "write_machine_scores",
+__all__ = ["save_model", "load_model", "score_prepared", "predict_store",
            "default_model_path", "model_id"]
 
 
@@ -97,24 +97,5 @@ def predict_store(store, model_path: str | os.PathLike | None = None, progress: 
     frame = pd.DataFrame({"subject": subjects["subject"], "label": subjects["label"].astype(int),
                           "score": score, "in_training": subjects["subject"].isin(trained)})
     if write:
-        write_machine_scores(store, frame, model_id(path, meta))
+        store.write_machine_scores(frame, model_id(path, meta))
     return frame
-
-
-def write_machine_scores(store, frame: pd.DataFrame, model: str) -> int:
-    """Replace the stored scores of ``model`` with ``frame`` (subject, score, in_training), one transaction."""
-    df = frame[["subject", "score", "in_training"]].copy()
-    df["score"] = df["score"].astype(float)
-    df["in_training"] = df["in_training"].astype(bool)
-    with store._writer() as con:
-        con.register("_machine", df)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM machine_scores WHERE model = ?", [model])
-            con.execute("INSERT INTO machine_scores (subject, model, score, in_training) "
-                        "SELECT subject, ?, score, in_training FROM _machine", [model])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    return len(df)

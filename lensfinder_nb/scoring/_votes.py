@@ -5,7 +5,10 @@ Conventions (see ``docs/scoring.md``):
 * retracted votes (``retracted_at`` not null) are dropped;
 * votes are put in time order: ``created_at``, ties broken by ``seq`` (arrival order);
   without a ``seq`` column the row position stands in for it;
-* only a person's first vote on a subject (in that order) counts;
+* only a person's first vote on a subject (in that order) counts.  This is the counting rule
+  of the store (the ``counted_votes`` view, :mod:`lensfinder_nb.store.views`), applied here to
+  vote frames that come from elsewhere (files, Panoptes exports, simulations); votes read from
+  a store (:func:`~lensfinder_nb.scoring.load_votes`) arrive already counted;
 * users are coded in sorted-name order and subjects in sorted-id order, so the result
   does not depend on the order of the input rows.
 """
@@ -71,14 +74,18 @@ class CodedVotes:
     @classmethod
     def from_codes(cls, user: np.ndarray, subject: np.ndarray, answer: np.ndarray, time_us: np.ndarray,
                    tiebreak: np.ndarray, users: np.ndarray, subjects: np.ndarray,
-                   labels: np.ndarray) -> "CodedVotes":
-        """Order by (time_us, tiebreak), keep first votes per (user, subject); codes must be valid."""
+                   labels: np.ndarray, *, counted: bool = False) -> "CodedVotes":
+        """Order by (time_us, tiebreak) and keep first votes per (user, subject); codes must be valid.
+
+        ``counted=True``: the votes are already the counted ones (from the store's
+        ``counted_votes`` view), so the search for repeats is skipped.
+        """
         user = np.asarray(user, dtype=np.int32)
         subject = np.asarray(subject, dtype=np.int32)
         time_us = np.asarray(time_us, dtype=np.int64)
         order = np.lexsort((np.asarray(tiebreak), time_us))  # fast: stored votes come nearly in order
         user, subject = user[order], subject[order]
-        keep = first_occurrences(user.astype(np.int64) * max(len(subjects), 1) + subject)
+        keep = None if counted else first_occurrences(user.astype(np.int64) * max(len(subjects), 1) + subject)
         if keep is not None:
             order, user, subject = order[keep], user[keep], subject[keep]
         return cls(user=user, subject=subject, answer=np.asarray(answer, dtype=np.int8)[order],
@@ -89,9 +96,8 @@ class CodedVotes:
 def first_occurrences(key: np.ndarray) -> np.ndarray | None:
     """Mask of the first occurrence of each value of ``key`` (int64), or None if all are distinct.
 
-    Repeated keys are found with a parallel hash aggregate in DuckDB (a few per cent of the
-    votes at Space Warps scale); only those rows are then sorted.  ~3x faster than
-    ``np.unique(key, return_index=True)`` on 10 million votes.
+    A hash table (pandas) rather than sorting: faster than ``np.unique(key, return_index=True)``
+    on 10 million votes.
     """
     if len(key) < 100_000:
         _, first = np.unique(key, return_index=True)   # first occurrence in time order
@@ -100,20 +106,8 @@ def first_occurrences(key: np.ndarray) -> np.ndarray | None:
         keep = np.zeros(len(key), dtype=bool)
         keep[first] = True
         return keep
-    import duckdb
-    import pyarrow as pa
-
-    with duckdb.connect() as con:
-        con.register("_keys", pa.table({"k": key}))
-        repeated = con.execute("SELECT k FROM _keys GROUP BY k HAVING count(*) > 1").fetchnumpy()["k"]
-    if len(repeated) == 0:
-        return None
-    rows = np.flatnonzero(pd.Index(np.asarray(repeated, dtype=np.int64)).get_indexer(key) >= 0)
-    _, first = np.unique(key[rows], return_index=True)   # stable: the earliest row of each key
-    keep = np.ones(len(key), dtype=bool)
-    keep[rows] = False
-    keep[rows[first]] = True
-    return keep
+    repeat = pd.Series(key, copy=False).duplicated(keep="first").to_numpy()
+    return ~repeat if repeat.any() else None
 
 
 def code_votes(votes: pd.DataFrame, subjects: pd.DataFrame) -> CodedVotes:

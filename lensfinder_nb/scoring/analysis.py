@@ -24,17 +24,12 @@ __all__ = ["activity", "volunteer_table", "all_scores", "roc_curve", "hidden_len
 #: ag-Grid 28 column defaults for every table: sort, filter and resize any column.
 GRID_DEFAULT_COLDEF = {"sortable": True, "filter": True, "resizable": True}
 
-_ACTIVITY_SQL = """
-SELECT time_bucket(INTERVAL (?) MINUTE, created_at) AS minute, count(*) AS votes,
-       count(DISTINCT user_id) AS volunteers, sum(answer) AS lens_votes
-FROM votes WHERE retracted_at IS NULL GROUP BY 1 ORDER BY 1
-"""
-
-
 # ---------------------------------------------------------------------- data
 def activity(store, minutes: int = 1) -> pd.DataFrame:
-    """Votes per time bin of ``minutes``: minute (bin start, UTC), votes, volunteers, lens_votes."""
-    return store.sql(_ACTIVITY_SQL, [int(minutes)])
+    """Counted votes per time bin of ``minutes``: minute (bin start, UTC), votes, volunteers, lens_votes."""
+    from ..store import queries
+
+    return queries.activity_counts(store, minutes).rename(columns={"start": "minute"})
 
 
 def volunteer_table(store) -> pd.DataFrame:

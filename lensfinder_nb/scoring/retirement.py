@@ -14,7 +14,7 @@ import pandas as pd
 
 from ._votes import CodedVotes, as_coded, assign_status
 
-__all__ = ["retirement", "retired_subjects", "tune_thresholds", "tune_thresholds_matched", "matched_training_scores",
+__all__ = ["retirement", "retired_subjects", "retired_in_pool", "tune_thresholds", "tune_thresholds_matched", "matched_training_scores",
            "Thresholds"]
 
 
@@ -42,28 +42,26 @@ def retirement(scores: pd.DataFrame, votes_per_subject: pd.Series | None = None,
     return set(s.index[retired.to_numpy()])
 
 
-_RETIREMENT_SQL = """
-SELECT sc.subject, sc.probability, sc.status, coalesce(v.n, 0) AS n_votes, s.label
-FROM scores sc
-JOIN subjects s USING (subject)
-LEFT JOIN (SELECT subject, count(DISTINCT user_id) AS n FROM votes WHERE retracted_at IS NULL GROUP BY subject) v
-       USING (subject)
-WHERE sc.method = ?
-"""
-
-
-def retired_subjects(store, method: str = "swap", max_votes_detected: int = 30) -> set[str]:
-    """Unknown subjects the queue should stop showing, from the scores stored for ``method``.
+def retired_in_pool(pool: pd.DataFrame, max_votes_detected: int = 30) -> set[str]:
+    """Unknown subjects to stop showing, from a subject pool (:func:`lensfinder_nb.store.queries.subject_pool`).
 
     The rule of :func:`retirement`: a rejected unknown retires at once; a detected one once
     ``max_votes_detected`` people have voted on it (counted now, not when it was scored);
-    training subjects never retire.  Subjects without stored scores are not retired.
+    training subjects never retire.  Subjects without stored scores (status NULL) are not retired.
     """
-    rows = store.sql(_RETIREMENT_SQL, [method])
-    if rows.empty:
+    scored = pool[pool["status"].notna()]
+    if scored.empty:
         return set()
-    return retirement(rows[["subject", "probability", "n_votes", "status"]], max_votes_detected=max_votes_detected,
-                      labels=rows.set_index("subject")["label"])
+    return retirement(scored[["subject", "probability", "n_votes", "status"]], max_votes_detected=max_votes_detected,
+                      labels=scored.set_index("subject")["label"])
+
+
+def retired_subjects(store, method: str = "swap", max_votes_detected: int = 30) -> set[str]:
+    """Unknown subjects the queue should stop showing, from the scores stored for ``method``
+    and the votes counted now (:func:`retired_in_pool`)."""
+    from ..store import queries
+
+    return retired_in_pool(queries.subject_pool(store, method), max_votes_detected)
 
 
 @dataclass(frozen=True)

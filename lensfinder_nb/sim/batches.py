@@ -130,9 +130,9 @@ def background_pool(store, scale: str = "galaxy") -> pd.DataFrame:
     params name its ``field`` (demo: ``galaxy`` or ``cluster``) it must match ``scale``.
     Columns: subject, ra, dec, cube, the six condition columns and the lens-light columns.
     """
-    df = store.sql("SELECT subject, ra, dec, cube, params FROM subjects WHERE label = 0 AND cube IS NOT NULL "
-                   "AND kind NOT LIKE 'lookalike:%' AND kind NOT LIKE 'artefact:%' AND kind <> 'mock' "
-                   "AND cube NOT LIKE 'mock:%' ORDER BY subject")
+    from ..store import queries
+
+    df = queries.mock_backgrounds(store)
     rows = []
     for r in df.itertuples(index=False):
         p = json.loads(r.params) if isinstance(r.params, str) and r.params else {}

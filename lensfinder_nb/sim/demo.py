@@ -83,8 +83,9 @@ class DemoSummary:
 
 def demo_subject_count(store) -> int:
     """How many subjects with ``source = 'demo'`` the store holds."""
-    df = store.sql("SELECT count(*) AS n FROM subjects WHERE source = ?", [SOURCE])
-    return int(df["n"].iloc[0])
+    from ..store import queries
+
+    return queries.count_subjects(store, source=SOURCE)
 
 
 def _no_progress(items, **_):

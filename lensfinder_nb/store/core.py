@@ -49,7 +49,7 @@ from .fold import fold_journals, journal_frames
 from .journal import JournalWriter, read_tails
 from .locks import LockTimeout, file_lock
 from .migrations import SCHEMA_VERSION, apply_migrations, schema_version
-from .validation import (MAX_ID_CHARS, QueryError, StoreError, check_id, content_vote_ids, parse_answer,
+from .validation import (QueryError, StoreError, check_id, content_vote_ids, parse_answer,
                          parse_timestamp, prepare_vote_import, validate_subjects, vote_event)
 from ..settings import Settings
 
@@ -327,7 +327,7 @@ class Store:
         False, changing nothing, when ``user_id`` exists already."""
         user_id = check_id("user", user_id)
         with self.transaction() as con:
-            return writes.insert_user(con, user_id, str(display_name)[:MAX_ID_CHARS], key_hash, role)
+            return writes.insert_user(con, user_id, str(display_name), key_hash, role)
 
     def get_setting(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default`` if it was never set."""

@@ -23,7 +23,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..classify.identity import is_teacher
-from ..store import Store, StoreError
+from ..store import Store, StoreError, queries
 from .common import escape
 from .frame import PageFrame
 
@@ -50,10 +50,7 @@ def class_table(store: Store) -> pd.DataFrame:
     from ..scoring import load_votes, volunteer_metrics
 
     metrics = volunteer_metrics(load_votes(store))
-    extra = store.sql("""SELECT v.user_id, max(v.created_at) AS last_active, any_value(u.display_name) AS name
-                         FROM votes v LEFT JOIN users u USING (user_id)
-                         WHERE v.retracted_at IS NULL GROUP BY v.user_id""")
-    df = metrics.merge(extra, on="user_id", how="left")
+    df = metrics.merge(queries.volunteer_activity(store), on="user_id", how="left")
     df["name"] = df["name"].where(df["name"].notna() & (df["name"] != ""), df["user_id"])
     df["last_active"] = pd.to_datetime(df["last_active"]).dt.strftime("%Y-%m-%d %H:%M")
     df = df.sort_values(["contribution", "n_votes", "user_id"], ascending=[False, False, True], kind="stable")
@@ -62,27 +59,25 @@ def class_table(store: Store) -> pd.DataFrame:
 
 
 def activity(store: Store, per: str = "auto") -> tuple[pd.DataFrame, str]:
-    """Classifications (not retracted) per time bin, empty bins as 0, and the bin used.
+    """Counted classifications per time bin, empty bins as 0, and the bin used.
 
     ``per``: "minute", "hour" or "auto" (minutes for up to 3 hours of activity, else hours;
     minutes are also replaced by hours beyond 2,000 bins).  Frame columns: start, n.
     """
-    span = store.sql("SELECT min(created_at) AS t0, max(created_at) AS t1 FROM votes WHERE retracted_at IS NULL")
-    t0, t1 = span["t0"].iloc[0], span["t1"].iloc[0]
-    if pd.isna(t0):
+    t0, t1 = queries.counted_vote_span(store)
+    if t0 is None:
         return pd.DataFrame({"start": pd.Series(dtype="datetime64[us]"), "n": pd.Series(dtype="int64")}), \
             ("hour" if per == "hour" else "minute")
-    minutes = (pd.Timestamp(t1) - pd.Timestamp(t0)).total_seconds() / 60
+    minutes = (t1 - t0).total_seconds() / 60
     if per == "auto":
         per = "minute" if minutes <= 180 else "hour"
     if per == "minute" and minutes > 2000:
         per = "hour"
     if per not in ("minute", "hour"):
         raise ValueError(f"per must be 'minute', 'hour' or 'auto', got {per!r}")
-    counts = store.sql(f"""SELECT date_trunc('{per}', created_at) AS start, count(*) AS n FROM votes
-                           WHERE retracted_at IS NULL GROUP BY 1 ORDER BY 1""")
+    counts = queries.activity_counts(store, minutes=1 if per == "minute" else 60)
     full = pd.date_range(counts["start"].iloc[0], counts["start"].iloc[-1], freq="min" if per == "minute" else "h")
-    n = counts.set_index("start")["n"].reindex(full, fill_value=0)
+    n = counts.set_index("start")["votes"].reindex(full, fill_value=0)
     return pd.DataFrame({"start": full, "n": n.to_numpy(dtype="int64")}), per
 
 
@@ -93,14 +88,13 @@ def top_candidates(store: Store, method: str = "swap", n: int = 12) -> tuple[pd.
     the current votes now.  Columns: subject, probability, n_votes, status, image,
     machine_score (latest model score from ``machine_scores``, NaN if none).
     """
-    stored = store.sql("SELECT subject, probability, n_votes, status FROM scores WHERE method = ?", [method])
+    stored = queries.stored_scores(store, method)
     used_stored = not stored.empty
     if not used_stored:
         from ..scoring import load_votes, score
         stored = score(load_votes(store), None, method)
-    info = store.sql("""SELECT s.subject, s.label, s.image, m.machine_score FROM subjects s
-                        LEFT JOIN (SELECT subject, arg_max(score, created_at) AS machine_score
-                                   FROM machine_scores GROUP BY subject) m USING (subject)""")
+    machine = queries.latest_machine_scores(store).rename(columns={"score": "machine_score"})
+    info = store.subjects()[["subject", "label", "image"]].merge(machine, on="subject", how="left")
     df = stored.merge(info, on="subject", how="inner")
     df = df[(df["label"] == -1) & (df["n_votes"] > 0)]
     df = df.sort_values(["probability", "n_votes", "subject"], ascending=[False, False, True], kind="stable")
@@ -264,7 +258,7 @@ class TeacherView(w.VBox):
         if stored:
             self.candidates_note.value = t("teacher.candidates.stored", method=escape(self.method.value))
         else:
-            n_votes = int(self.store.sql("SELECT count(*) AS n FROM votes WHERE retracted_at IS NULL")["n"].iloc[0])
+            n_votes = queries.count_counted_votes(self.store)
             self.candidates_note.value = t("teacher.candidates.live", method=escape(self.method.value),
                                            n_votes=n_votes)
         if top.empty:

@@ -217,10 +217,7 @@ def test_routing_serves_the_unknowns_the_machine_and_crowd_care_about_first(demo
     score = {s: 0.99 if s in favoured else 0.01 for s in unknown}
     score.update({s: 0.99 if label == 1 else 0.01 for s, label in zip(subjects["subject"], subjects["label"])
                   if label != -1})  # held-out training subjects: the machine's skill is measured on them
-    scores = pd.DataFrame({"subject": list(score), "score": list(score.values())})
-    with demo_store._writer() as con:
-        con.register("_m", scores)
-        con.execute("INSERT OR REPLACE INTO machine_scores (subject, model, score) SELECT subject, 'test', score FROM _m")
+    demo_store.write_machine_scores(pd.DataFrame({"subject": list(score), "score": list(score.values())}), "test")
     try:
         lab = labels(demo_store)
 
@@ -237,5 +234,4 @@ def test_routing_serves_the_unknowns_the_machine_and_crowd_care_about_first(demo
         assert len(set(routed) & favoured) >= 2
         assert len(set(plain) & favoured) <= 1
     finally:
-        with demo_store._writer() as con:
-            con.execute("DELETE FROM machine_scores WHERE model = 'test'")
+        demo_store.write_machine_scores(pd.DataFrame({"subject": [], "score": []}), "test")  # removes them

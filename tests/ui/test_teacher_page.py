@@ -126,8 +126,7 @@ def test_activity_is_binned_per_minute_or_hour(store, classroom):
 def test_candidates_gallery_uses_stored_scores_and_machine_scores(store, classroom):
     store.write_scores(pd.DataFrame({"subject": ["S008", "S009", "S001"], "probability": [0.2, 0.97, 0.99],
                                      "n_votes": [1, 1, 2], "status": ["undecided", "detected", "detected"]}), "swap")
-    with store._writer() as con:
-        con.execute("INSERT INTO machine_scores (subject, model, score) VALUES ('S009', 'cnn-1', 0.81)")
+    store.write_machine_scores(pd.DataFrame({"subject": ["S009"], "score": [0.81]}), "cnn-1")
     view = dashboard(store)
     assert "Scores stored by" in view.candidates_note.value
     cards = [texts(c) for c in view.gallery.children]
