@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..store import queries
 
-__all__ = ["HISTORY_PAGE_SIZE", "EXPORT_COLUMNS", "my_votes", "my_annotations", "my_metrics",
+__all__ = ["HISTORY_PAGE_SIZE", "EXPORT_COLUMNS", "my_votes", "my_annotations", "my_metrics", "training_skill",
            "counted", "progress", "contribution_rank", "history_page", "votes_csv", "csv_data_url",
            "thumbnail", "Rank"]
 
@@ -86,6 +86,12 @@ def my_metrics(votes: pd.DataFrame) -> dict:
     row = volunteer_metrics(live, subjects).iloc[0].to_dict()
     row.pop("user_id", None)
     return row
+
+
+def training_skill(store, user_id: str) -> float:
+    """The person's skill in bits now: :func:`my_metrics` ``skill`` of their counted votes (0 before
+    any training vote); what routing uses to send hard subjects to skilled people."""
+    return float(my_metrics(my_votes(store, user_id))["skill"])
 
 
 def progress(votes: pd.DataFrame) -> pd.DataFrame:

@@ -123,8 +123,8 @@ class ClassifySession:
         kernel, never on the page."""
         from ..machine.combine import combine, skill_from_store
         from ..machine.routing import route
-        from .personal import my_metrics
-        skill = float(my_metrics(queries.votes_of_user(self.store, self.user))["skill"])
+        from .personal import training_skill
+        skill = training_skill(self.store, self.user)
         crowd = queries.stored_scores(self.store, "swap")
         machine = queries.latest_machine_scores(self.store)
         try:

@@ -17,11 +17,13 @@ import pandas as pd
 
 from .views import SNAPSHOT_VIEWS
 
-__all__ = ["Connection", "DatabaseError", "atomic", "writer", "raw_reader", "snapshot"]
+__all__ = ["Connection", "DatabaseError", "AccessRefused", "atomic", "writer", "raw_reader", "snapshot"]
 
 Connection = duckdb.DuckDBPyConnection
 #: what DuckDB raises for SQL it cannot run
 DatabaseError = duckdb.Error
+#: what DuckDB raises when SQL on a snapshot reaches for a file or an extension
+AccessRefused = duckdb.PermissionException
 
 
 @contextlib.contextmanager

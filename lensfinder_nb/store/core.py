@@ -372,7 +372,7 @@ def _refuse_unknown_subjects(unknown: list[str]) -> None:
 
 def _query_error_message(exc: Exception) -> str:
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if "disabled by configuration" in first or "configuration has been locked" in first:
+    if isinstance(exc, connections.AccessRefused) or "configuration has been locked" in first:
         return ("read-only SQL: statements that read or write files or change settings (COPY ... TO, "
                 "ATTACH, INSTALL, read_csv, SET) are not allowed here; save a result with pandas or "
                 f"`lensfinder sql --out FILE` ({first})")

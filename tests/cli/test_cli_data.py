@@ -111,6 +111,16 @@ def test_sql_and_console_script(tmp_path, db):
     assert bad.returncode == 1 and bad.stderr.startswith("lensfinder: error: SQL")
 
 
+def test_sql_is_read_only(tmp_path, db):
+    """`lensfinder sql` cannot write files: COPY ... TO is refused in one line and nothing is created."""
+    out = tmp_path / "leak.csv"
+    run = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "sql", f"COPY (SELECT * FROM subjects) TO '{out}'",
+                          "--db", db], capture_output=True, text=True)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr.startswith("lensfinder: error: SQL: read-only SQL") and run.stderr.count("\n") == 1
+    assert not out.exists()
+
+
 def test_library_errors_become_one_line_and_bugs_keep_their_traceback(tmp_path, db, capsys, monkeypatch):
     """The CLI reports input problems once, centrally; anything else is a bug and is not hidden."""
     from lensfinder_nb.cli import data
