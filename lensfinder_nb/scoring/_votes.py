@@ -6,9 +6,10 @@ Conventions (see ``docs/scoring.md``):
 * votes are put in time order: ``created_at``, ties broken by ``seq`` (arrival order);
   without a ``seq`` column the row position stands in for it;
 * only a person's first vote on a subject (in that order) counts.  This is the counting rule
-  of the store (the ``counted_votes`` view, :mod:`lensfinder_nb.store.views`), applied here to
-  vote frames that come from elsewhere (files, Panoptes exports, simulations); votes read from
-  a store (:func:`~lensfinder_nb.scoring.load_votes`) arrive already counted;
+  of the store (the ``counted_votes`` view, :mod:`lensfinder_nb.store.views`), applied here in
+  numpy to every vote source: a store (:func:`~lensfinder_nb.scoring.load_votes`, where it is
+  several times faster than the view at millions of votes), files, Panoptes exports,
+  simulations; a test checks that it agrees with the view;
 * users are coded in sorted-name order and subjects in sorted-id order, so the result
   does not depend on the order of the input rows.
 """
@@ -74,18 +75,14 @@ class CodedVotes:
     @classmethod
     def from_codes(cls, user: np.ndarray, subject: np.ndarray, answer: np.ndarray, time_us: np.ndarray,
                    tiebreak: np.ndarray, users: np.ndarray, subjects: np.ndarray,
-                   labels: np.ndarray, *, counted: bool = False) -> "CodedVotes":
-        """Order by (time_us, tiebreak) and keep first votes per (user, subject); codes must be valid.
-
-        ``counted=True``: the votes are already the counted ones (from the store's
-        ``counted_votes`` view), so the search for repeats is skipped.
-        """
+                   labels: np.ndarray) -> "CodedVotes":
+        """Order by (time_us, tiebreak), keep first votes per (user, subject); codes must be valid."""
         user = np.asarray(user, dtype=np.int32)
         subject = np.asarray(subject, dtype=np.int32)
         time_us = np.asarray(time_us, dtype=np.int64)
         order = np.lexsort((np.asarray(tiebreak), time_us))  # fast: stored votes come nearly in order
         user, subject = user[order], subject[order]
-        keep = None if counted else first_occurrences(user.astype(np.int64) * max(len(subjects), 1) + subject)
+        keep = first_occurrences(user.astype(np.int64) * max(len(subjects), 1) + subject)
         if keep is not None:
             order, user, subject = order[keep], user[keep], subject[keep]
         return cls(user=user, subject=subject, answer=np.asarray(answer, dtype=np.int8)[order],

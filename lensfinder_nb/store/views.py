@@ -11,12 +11,14 @@ subject counts, "first" by ``created_at`` and then ``seq`` (arrival order).**  A
 retracted and cast again therefore counts once, as the new vote; a second opinion of the
 same person on the same subject never adds weight.
 
-It is written once, as the ``counted_votes`` view below.  Everything that counts votes
-reads that view: the queue's votes per subject, retirement, the scoring engine
-(:func:`lensfinder_nb.scoring.load_votes`), volunteer metrics, the personal centre, the
-teacher's table and activity, and the routing of hard subjects to skilled people.  Vote
-frames that never were in a store (a Panoptes export, a simulated crowd) get the same rule
-from :func:`lensfinder_nb.scoring.code_votes`; a test checks that both agree.
+In SQL it is written once, as the ``counted_votes`` view below, and every count made over
+the store reads that view: the queue's votes per subject, retirement, the personal centre
+(metrics, progress, the skill used to route hard subjects), the teacher's table and
+activity, the notebooks' activity.  The scoring engine (aggregators and volunteer metrics)
+takes votes from anywhere (a store, a CSV, a Panoptes export, a simulated crowd) and applies
+the same rule in numpy (:meth:`lensfinder_nb.scoring.CodedVotes.from_codes`), several times
+faster than this window at millions of votes; ``tests/store/test_counting_rule.py`` checks
+that both keep the same votes.
 """
 
 from __future__ import annotations

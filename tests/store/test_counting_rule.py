@@ -78,12 +78,16 @@ def test_scoring_and_metrics_count_once(voted):
     assert m.loc["dan", ["TP", "FN"]].tolist() == [0, 1]
 
 
-def test_vote_frames_from_elsewhere_follow_the_same_rule(voted):
-    """code_votes applies the rule to any frame; on the store's votes it agrees with the view."""
-    a = load_votes(voted)
-    b = code_votes(voted.votes(include_retracted=True), voted.subjects())
-    key = lambda c: sorted(zip(c.users[c.user], c.subjects[c.subject], c.answer.tolist()))  # noqa: E731
-    assert key(a) == key(b)
+def test_the_scoring_engine_keeps_the_same_votes_as_the_view(voted):
+    """The scoring engine applies the rule in numpy (to a store's votes and to any frame); same votes."""
+    view = voted.sql("SELECT user_id, subject, answer, epoch_us(created_at) AS t FROM counted_votes")
+    expected = sorted(map(tuple, view.values.tolist()))
+
+    def key(c):
+        return sorted(zip(c.users[c.user], c.subjects[c.subject], c.answer.tolist(), c.time_us.tolist()))
+
+    assert key(load_votes(voted)) == expected
+    assert key(code_votes(voted.votes(include_retracted=True), voted.subjects())) == expected
 
 
 def test_personal_centre_counts_once(voted):
