@@ -264,7 +264,7 @@ class Store:
             if con is None:
                 return 0
             n = fold_journals(con, self.journal_dir)
-        self._stamp_path.touch()
+            self._stamp_path.touch()
         return n
 
     def _start_folder(self) -> None:
