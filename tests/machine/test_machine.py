@@ -154,14 +154,23 @@ def test_train_and_predict_cli_write_machine_scores(tmp_path, capsys):
     model = tmp_path / "models" / "lensfinder-cnn.pt"
     assert out["model"] == str(model) and model.exists()
     assert out["data"]["n_subjects"] == 48 and out["data"]["n_validation"] == 12
-    assert 0.0 <= out["validation"]["auc"] <= 1.0
     assert cli_main(["predict", "--db", str(db)]) == 0
     ms = store.sql("SELECT * FROM machine_scores ORDER BY subject")
-    assert len(ms) == 68 and ms["score"].between(0, 1).all()
+    assert len(ms) == 68
     assert ms["model"].nunique() == 1 and ms["model"].iloc[0].startswith("lensfinder-cnn-")
     from lensfinder_nb.machine.predict import load_model
     _, meta = load_model(model)
     assert set(ms.loc[ms["in_training"], "subject"]) == set(meta["data"]["train_subjects"])
+    # the reported validation figures, recomputed from the stored scores of the held-out subjects
+    held_out = meta["data"]["validation_subjects"]
+    assert not set(held_out) & set(meta["data"]["train_subjects"])
+    labels = store.subjects().set_index("subject")["label"]
+    v = ms.set_index("subject").loc[held_out, "score"].to_numpy()
+    y = labels[held_out].to_numpy()
+    lens, non = v[y == 1][:, None], v[y == 0][None, :]
+    pairwise = ((lens > non) + 0.5 * (lens == non)).mean()       # every (lens, non-lens) pair
+    assert (out["validation"]["n_lenses"], out["validation"]["n_nonlenses"]) == ((y == 1).sum(), (y == 0).sum()) == (6, 6)
+    assert out["validation"]["auc"] == pytest.approx(pairwise, abs=1e-12)
     assert meta["torch_version"] == torch.__version__ and meta["config"]["seed"] == 2
     # predicting again replaces, never duplicates
     assert cli_main(["predict", "--db", str(db)]) == 0
