@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lensfinder_nb.scoring import (METHODS, code_votes, confusion_matrices, dawid_skene, majority, score,
+from lensfinder_nb.scoring import (METHODS, code_votes, confusion_matrices, dawid_skene, default_thresholds,
+                                   majority, score,
                                    skill_bits, swap, swap_offline, swap_reference, swap_trajectories,
                                    volunteer_metrics, weighted)
 from lensfinder_nb.scoring.metrics import swap_agent
@@ -82,14 +83,20 @@ class AggregatorContract:
         assert (got[truth[chosen] == 1] == "detected").all()
         assert (got[truth[chosen] == 0] == "rejected").all()
 
-    def test_columns_and_probabilities_in_unit_interval(self):
+    def test_columns_counts_and_status_follow_the_thresholds(self):
         votes, subjects = random_crowd(1)
-        s = self.run(votes, subjects)
-        assert list(s.columns) == ["subject", "probability", "n_votes", "status"]
-        assert sorted(s["subject"]) == sorted(subjects["subject"])
-        p = s["probability"].to_numpy()
-        assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
-        assert set(s["status"]) <= {"detected", "rejected", "undecided"}
+        s = self.run(votes, subjects).set_index("subject")
+        assert list(s.reset_index().columns) == ["subject", "probability", "n_votes", "status"]
+        assert sorted(s.index) == sorted(subjects["subject"])
+        assert np.isfinite(s["probability"]).all()
+        # n_votes: one per person and subject, counted here with pandas
+        people = votes.groupby("subject")["user_id"].nunique()
+        assert s["n_votes"].to_dict() == people.reindex(s.index, fill_value=0).to_dict()
+        t = default_thresholds(self.method)
+        enough = s["n_votes"] >= t["min_votes"]
+        expected = np.where(enough & (s["probability"] > t["detect"]), "detected",
+                            np.where(enough & (s["probability"] < t["reject"]), "rejected", "undecided"))
+        assert s["status"].tolist() == expected.tolist()
 
     def test_independent_of_row_order(self):
         votes, subjects = random_crowd(2)
