@@ -17,6 +17,7 @@ from lensfinder_nb.scoring.swap import SWAP_DEFAULTS
 
 
 # ---------------------------------------------------------------------- honest training
+# (slow: 600 synthetic images drawn once per module, then CNN fits of a few seconds each)
 @pytest.fixture(scope="module")
 def hard_negatives_split():
     """Lenses against fields with blue companions of similar flux (round or arc-shaped): total
@@ -34,6 +35,7 @@ def _tiny_fit(train, seed=0, epochs=4):
     return fit(train, cfg)[0], cfg
 
 
+@pytest.mark.slow
 def test_blue_flux_alone_does_not_separate_the_hard_negatives(hard_negatives_split):
     train, _, _ = hard_negatives_split
     # total asinh-scaled g-band light of the 48 px view: a trivial "classifier" must stay weak
@@ -41,6 +43,7 @@ def test_blue_flux_alone_does_not_separate_the_hard_negatives(hard_negatives_spl
     assert 0.3 < roc_auc(g, train.y) < 0.8
 
 
+@pytest.mark.slow
 def test_tiny_run_is_clearly_better_than_random(hard_negatives_split):
     from lensfinder_nb.machine.predict import score_prepared
     train, test, _ = hard_negatives_split
@@ -49,6 +52,7 @@ def test_tiny_run_is_clearly_better_than_random(hard_negatives_split):
     assert auc > 0.8, auc
 
 
+@pytest.mark.slow
 def test_shuffled_labels_give_chance_auc(hard_negatives_split):
     from lensfinder_nb.machine.predict import score_prepared
     train, test, LabelledSet = hard_negatives_split
@@ -58,6 +62,7 @@ def test_shuffled_labels_give_chance_auc(hard_negatives_split):
     assert 0.35 < auc < 0.65, auc
 
 
+@pytest.mark.slow
 def test_training_repeats_exactly_and_save_load_predicts_identically(hard_negatives_split, tmp_path):
     from lensfinder_nb.machine.predict import load_model, save_model, score_prepared
     train, test, _ = hard_negatives_split
@@ -141,6 +146,7 @@ def test_data_hash_ignores_order():
 
 
 # ---------------------------------------------------------------------- CLI and the store
+@pytest.mark.slow
 def test_train_and_predict_cli_write_machine_scores(tmp_path, capsys):
     import json
 

@@ -16,6 +16,8 @@ from lensfinder_nb.store import open_store
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
+pytestmark = pytest.mark.slow   # kernels, and a demo store with a simulated class
+
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
