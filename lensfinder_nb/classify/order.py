@@ -40,6 +40,12 @@ def plan_queue(pool: pd.DataFrame, seen: set[str], n: int, n_done: int, rng: np.
     subject with probability :func:`training_rate` at that point; when one kind runs out the
     other fills in.  ``unknown_order`` (machine routing) replaces the fewest-votes order of
     the unknowns it lists; unknowns it leaves out follow, fewest votes first.
+
+    >>> pool = pd.DataFrame({"subject": ["a", "b", "c", "d", "sim"], "label": [-1, -1, -1, -1, 1],
+    ...                      "n_votes": [3, 0, 1, 0, 9], "retired": [False, False, False, True, False]})
+    >>> # "b" was seen and "d" is retired; no training wanted, until the unknowns run out
+    >>> plan_queue(pool, seen={"b"}, n=5, n_done=0, rng=np.random.default_rng(0), rate_scale=0.0)
+    ['c', 'a', 'sim']
     """
     fresh = pool[~pool["subject"].isin(seen) & ~pool["retired"].astype(bool)]
     unknown = fresh[fresh["label"] == -1]

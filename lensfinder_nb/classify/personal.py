@@ -17,6 +17,7 @@ unknowns (label -1).
 >>> _ = store.add_vote("u-ada", "a", 1, vote_id="v1", created_at="2024-05-01T10:00:00")
 >>> votes_csv(my_votes(store, "u-ada")).splitlines()
 ['user,subject,answer,created_at,vote_id', 'u-ada,a,1,2024-05-01T10:00:00.000000Z,v1']
+>>> store.close()
 """
 
 from __future__ import annotations

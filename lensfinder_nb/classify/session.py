@@ -222,10 +222,13 @@ class ClassifySession:
     def can_undo(self) -> bool:
         return self._last is not None and time.monotonic() - self._last[2] <= UNDO_SECONDS
 
-    def undo(self) -> bool:
-        """Take back the last vote (kept as a retraction) and show its subject again."""
+    def undo(self) -> str | None:
+        """Take back the last vote (kept as a retraction) and show its subject again.
+
+        Returns the id of the vote taken back, or None when there is nothing to undo.
+        """
         if not self.can_undo():
-            return False
+            return None
         vote_id, shown, _ = self._last
         self.store.retract_vote(vote_id, self.user)
         self._last = None
@@ -235,7 +238,7 @@ class ClassifySession:
         self.n_done -= 1
         self.current = shown
         shown.shown_at = time.monotonic()
-        return True
+        return vote_id
 
     def skip(self) -> None:
         """Move on without a vote (a skip is never a 'not a lens')."""

@@ -159,7 +159,11 @@ def read_image(data_dir: str | os.PathLike, ref: str) -> bytes:
 
 
 def mock_ref(arc_ref: str, background_ref: str) -> str:
-    """The reference of a mock: its arc (float16 batch item) plus its background cube."""
+    """The reference of a mock: its arc (float16 batch item) plus its background cube.
+
+    >>> mock_ref("cubes/arcs-000.npy#4", "cubes/ingest/J100000.00+020000.0.fits")
+    'mock:cubes/arcs-000.npy#4+cubes/ingest/J100000.00+020000.0.fits'
+    """
     return f"{MOCK_PREFIX}{arc_ref}+{background_ref}"
 
 
@@ -174,7 +178,11 @@ def mock_parts(ref: str) -> tuple[str, str] | None:
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
-    """``"cubes/a.npy#3"`` -> ``("cubes/a.npy", 3)``; ``"cubes/x.fits"`` -> ``("cubes/x.fits", None)``."""
+    """(file, item) of a reference; the file is relative to the data folder.
+
+    >>> parse_ref("cubes/a.npy#3"), parse_ref("cubes/x.fits")
+    (('cubes/a.npy', 3), ('cubes/x.fits', None))
+    """
     path, sep, index = str(ref).partition("#")
     if not path:
         raise ValueError(f"empty image reference {ref!r}")
@@ -240,7 +248,16 @@ def load_cube(data_dir: str | os.PathLike, ref: str) -> np.ndarray:
 
 
 def load_mask(data_dir: str | os.PathLike, ref: str) -> np.ndarray:
-    """The boolean arc mask behind ``"cubes/<masks>.npy#<i>"``, shape (ny, nx), FITS orientation."""
+    """The boolean arc mask behind ``"cubes/<masks>.npy#<i>"``, shape (ny, nx), FITS orientation.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> mask = np.zeros((1, 9, 9), bool)            # (n, ny, nx); square stamps
+    >>> mask[0, 0, 8] = True                       # FITS row 0 (the south edge), column 8
+    >>> ref = write_batch(folder, "masks-000", mask)[0]
+    >>> np.argwhere(load_mask(folder, ref)).tolist()
+    [[0, 8]]
+    """
     packed = _item(data_dir, ref)
     if packed.dtype != np.uint8 or packed.ndim != 2:
         raise ValueError(f"{ref} is not a packed mask")

@@ -114,6 +114,11 @@ def lupton_rgb(cube, preset: str = "standard") -> np.ndarray:
     -------
     numpy.ndarray
         uint8 of shape (ny, nx, 3), RGB, north up.
+
+    Examples
+    --------
+    >>> lupton_rgb(np.zeros((3, 4, 4)), "standard")[0, 0].tolist()   # blank sky: the floor, dark grey
+    [14, 14, 14]
     """
     try:
         p = LUPTON_PRESETS[preset]
@@ -136,7 +141,16 @@ def single_band(cube, band: str | int) -> np.ndarray:
     """One band in grey (asinh), as uint8 of shape (ny, nx, 3), north up.
 
     ``band`` is "g", "r", "z" or 0, 1, 2.  The band is put on the viewer's scale first, so
-    the three bands of the same source look alike.
+    the three bands of the same source look alike.  ``cube`` is (3, ny, nx) in nanomaggies,
+    FITS orientation (row 0 south).
+
+    >>> cube = np.zeros((3, 5, 7), np.float32)     # (band, ny, nx): 5 rows, 7 columns
+    >>> cube[1, 0, 3] = 1.0                        # 1 nanomaggy of r in FITS row 0, the south edge
+    >>> grey = single_band(cube, "r")
+    >>> grey.shape
+    (5, 7, 3)
+    >>> grey[:, 3, 0].tolist()                     # column 3 from the top: the light is at the bottom
+    [35, 35, 35, 35, 255]
     """
     index = {"g": 0, "r": 1, "z": 2}.get(band, band)
     if index not in (0, 1, 2):
@@ -147,7 +161,15 @@ def single_band(cube, band: str | int) -> np.ndarray:
 
 
 def render(cube, stretch: str = "viewer") -> np.ndarray:
-    """Render ``cube`` (3, ny, nx; g, r, z; FITS orientation) with one of :data:`STRETCHES`."""
+    """Render ``cube`` (3, ny, nx; g, r, z nanomaggies; FITS orientation) with one of :data:`STRETCHES`.
+
+    Any cutout size works; the result is uint8 (ny, nx, 3), RGB, north up.
+
+    >>> cube = np.zeros((3, 201, 201), np.float32)
+    >>> cube[2, 100, 100] = 1.0                    # z-band light in the centre of a 201-pixel cutout
+    >>> [render(cube, s)[100, 100].tolist() for s in ("viewer", "standard", "z")]
+    [[255, 8, 8], [255, 2, 2], [255, 255, 255]]
+    """
     if stretch == "viewer":
         return viewer_rgb(cube)
     if stretch in LUPTON_PRESETS:

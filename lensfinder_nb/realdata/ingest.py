@@ -19,11 +19,10 @@ The steps live in their own modules: :mod:`.collect` (find and group files),
 :mod:`.readers` (open and check one cutout), :mod:`.labels` (the labels file),
 :mod:`.ids` (subject ids and duplicates) and :mod:`.write` (files and store).
 
-Example
--------
->>> report = ingest_directory(store, "downloads/ls-dr9")  # doctest: +SKIP
->>> print(report.summary())                                # doctest: +SKIP
-12 added, 0 already in the store, 1 bad, 0 ignored
+Example (on a folder of downloads; ``lensfinder ingest`` does the same)::
+
+    report = ingest_directory(store, "downloads/ls-dr9")
+    print(report.summary())     # 12 added, 0 already in the store, 1 bad, 0 ignored
 """
 
 from __future__ import annotations

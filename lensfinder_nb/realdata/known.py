@@ -10,9 +10,10 @@ and read the CSV through the package metadata, never importing ``lenscat`` itsel
 
 Example
 -------
->>> cat = load_catalog()                               # doctest: +SKIP
->>> match_known([cat.ra[0]], [cat.dec[0]]).known_name[0]  # doctest: +SKIP
-'J0011-0845'
+>>> cat = load_catalog()
+>>> m = match_known([cat.ra[0], 200.0], [cat.dec[0], -89.0])   # degrees (ICRS); within 5 arcsec
+>>> m["known_name"].tolist()
+['J0011-0845', '']
 """
 
 from __future__ import annotations

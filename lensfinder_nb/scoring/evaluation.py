@@ -29,6 +29,10 @@ def completeness_at_fpr(probability: np.ndarray, truth: np.ndarray, fpr: float) 
     """Largest fraction of lenses above a threshold that lets at most ``fpr`` of non-lenses through.
 
     The threshold is "p > t" with t one of the non-lens probabilities, so ties are never split.
+
+    >>> p, truth = np.array([0.9, 0.8, 0.7, 0.3, 0.2]), np.array([1, 0, 1, 0, 0])
+    >>> completeness_at_fpr(p, truth, 0.0), completeness_at_fpr(p, truth, 0.5)  # 0 or 1 of 3 non-lenses
+    (0.5, 1.0)
     """
     p, y = np.asarray(probability, dtype=np.float64), np.asarray(truth).astype(bool)
     neg = np.sort(p[~y])[::-1]
@@ -42,7 +46,11 @@ def completeness_at_fpr(probability: np.ndarray, truth: np.ndarray, fpr: float) 
 
 
 def completeness_purity(detected: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """(completeness, purity) of a boolean detection mask; NaN when undefined."""
+    """(completeness, purity) of a boolean detection mask; NaN when undefined.
+
+    >>> completeness_purity(np.array([True, True, False, False]), np.array([1, 0, 1, 0]))
+    (0.5, 0.5)
+    """
     d, y = np.asarray(detected).astype(bool), np.asarray(truth).astype(bool)
     tp = int((d & y).sum())
     comp = tp / y.sum() if y.sum() else float("nan")

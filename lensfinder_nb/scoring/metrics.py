@@ -19,7 +19,13 @@ _CLIP = (0.01, 0.99)
 
 
 def swap_agent(correct: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """SWAP's smoothed rate clip((2 + correct) / (4 + seen), 0.01, 0.99); arrays of any shape."""
+    """SWAP's smoothed rate clip((2 + correct) / (4 + seen), 0.01, 0.99); arrays of any shape.
+
+    >>> swap_agent(np.array([0, 3, 100]), np.array([0, 4, 100])).round(3).tolist()  # none seen; 3 of 4; 100 of 100
+    [0.5, 0.625, 0.981]
+    >>> float(swap_agent(0, 1000))                 # never right in 1000: clipped
+    0.01
+    """
     a, b = PSEUDO_COUNTS
     return np.clip((a + np.asarray(correct, dtype=np.float64)) / (b + np.asarray(seen, dtype=np.float64)), *_CLIP)
 
@@ -63,6 +69,15 @@ def volunteer_metrics(votes: pd.DataFrame | CodedVotes, subjects: pd.DataFrame |
     (SWAP agent, :func:`swap_agent`, 0.5 without training); skill (bits, :func:`skill_bits`
     of PL, PD); contribution (skill x n_test, bits); n_votes, n_training, n_test.
     Sorted by user_id.
+
+    >>> votes = pd.DataFrame({"user_id": ["ada"] * 4 + ["bob"], "subject": ["L1", "L2", "N1", "U1", "L1"],
+    ...                       "answer": [1, 0, 0, 1, 1], "created_at": pd.Timestamp("2024-05-01")})
+    >>> subjects = pd.DataFrame({"subject": ["L1", "L2", "N1", "U1"], "label": [1, 1, 0, -1]})
+    >>> m = volunteer_metrics(votes, subjects).set_index("user_id")
+    >>> m.loc["ada", ["TP", "FN", "FP", "TN", "n_test"]].tolist()       # one lens missed, one unknown
+    [1, 1, 0, 1, 1]
+    >>> m.loc["ada", ["accuracy", "PL", "PD"]].astype(float).round(3).tolist()   # PL = (2+1)/(4+2)
+    [0.667, 0.5, 0.6]
     """
     c = as_coded(votes, subjects)
     lab = c.vote_label
@@ -97,6 +112,10 @@ def confusion_matrices(metrics: pd.DataFrame) -> np.ndarray:
 
     Axes: (user, true class, answer), class 0 = not a lens, 1 = lens:
     ``[[TN, FP], [FN, TP]]`` for each user.
+
+    >>> m = pd.DataFrame({"TP": [3], "FN": [1], "FP": [2], "TN": [5]})
+    >>> confusion_matrices(m)[0].tolist()          # rows: truth not / lens; columns: answer not / lens
+    [[5, 2], [1, 3]]
     """
     cols = metrics[["TN", "FP", "FN", "TP"]].to_numpy(dtype=np.int64)
     return cols.reshape(-1, 2, 2)

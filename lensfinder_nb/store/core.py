@@ -24,6 +24,7 @@ Example
 >>> vid = store.add_vote("ada", "s1", 1)
 >>> store.votes()[["user_id", "subject", "answer"]].values.tolist()
 [['ada', 's1', 1]]
+>>> store.close()
 """
 
 from __future__ import annotations

@@ -56,11 +56,16 @@ def _data_uri(data: bytes, mime: str) -> str:
 
 
 class ClassifyView(w.VBox):
-    """Widgets for one :class:`ClassifySession`; ``feedback`` False hides right/wrong."""
+    """Widgets for one :class:`ClassifySession`; ``feedback`` False hides right/wrong.
+
+    ``on_vote(feedback)`` runs after each stored vote, ``on_undo(vote_id)`` after a vote is
+    taken back (the page's own bookkeeping, e.g. the practice round's tally).
+    """
 
     def __init__(self, session: ClassifySession, t: Translator | None = None, *, feedback: bool = True,
                  errors: ErrorArea | None = None, guide: w.Widget | None = None,
-                 on_vote: Callable[[Feedback], None] | None = None) -> None:
+                 on_vote: Callable[[Feedback], None] | None = None,
+                 on_undo: Callable[[str], None] | None = None) -> None:
         self.session = session
         self.t = t or Translator()
         self.show_feedback = feedback
@@ -113,6 +118,7 @@ class ClassifyView(w.VBox):
         self.zoom_buttons.observe(guard(lambda c: self.set_view(zoom=c["new"])), names="value")
         self._guide = guide
         self._on_vote = on_vote
+        self._on_undo = on_undo
 
         for button in (self.lens_button, self.not_button, self.undo_button, self.favourite_button,
                        self.clear_button):
@@ -297,12 +303,15 @@ class ClassifyView(w.VBox):
         return f"<div class='lf-feedback'><span class='{css}'>{text}</span>{pic}</div>"
 
     def undo(self) -> None:
-        if self.session.undo():
-            self.feedback.value = f"<span class='lf-keys'>{self.t('classify.undone')}</span>"
-            self.marks = []
-            self.show_current()
-        else:
+        vote_id = self.session.undo()
+        if vote_id is None:
             self.undo_button.disabled = True
+            return
+        self.feedback.value = f"<span class='lf-keys'>{self.t('classify.undone')}</span>"
+        self.marks = []
+        self.show_current()
+        if self._on_undo is not None:
+            self._on_undo(vote_id)
 
     def _on_favourite(self, change: dict) -> None:
         self.session.annotate(favourite=bool(change["new"]))

@@ -74,6 +74,7 @@ def tutorial_page(query: str | None = None) -> PageFrame:
 
     def render(frame: PageFrame) -> None:
         from ..sim.guide import load_guide
+        from ..classify.practice import PracticeTally
         from ..classify.session import ClassifySession
         from .classify import ClassifyView
         from .guide import FieldGuide
@@ -99,18 +100,30 @@ def tutorial_page(query: str | None = None) -> PageFrame:
         if practice is None:
             practice = frame.practice = ClassifySession(store, frame.identity.user_id, training_only=True,
                                                         session_id="tutorial-" + uuid.uuid4().hex[:8])
-            frame.practice_start, frame.practice_right = practice.n_done, 0
+            frame.practice_tally = PracticeTally(PRACTICE_ROUND)
+        tally = frame.practice_tally
         done = w.HTML()
 
-        def after_vote(fb) -> None:
-            frame.practice_right += bool(fb.correct)
-            n = practice.n_done - frame.practice_start
-            if n >= PRACTICE_ROUND or practice.current is None:
+        def show_progress() -> None:
+            # after an undo the round may be open again: the view has re-enabled its buttons
+            if tally.done or (practice.current is None and tally.n):
                 frame.view.lens_button.disabled = frame.view.not_button.disabled = True
-                done.value = (f"<h3>{escape(t('tutorial.done', right=frame.practice_right, n=n))}</h3>"
+                done.value = (f"<h3>{escape(t('tutorial.done', right=tally.right, n=tally.n))}</h3>"
                               f"<p><a href=\"{escape(frame.link('classify'))}\">{escape(t('tutorial.go'))}</a></p>")
+            else:
+                done.value = ""
 
-        frame.view = ClassifyView(practice, t, feedback=True, errors=frame.errors, on_vote=after_vote)
+        def after_vote(fb) -> None:
+            tally.record(fb.vote_id, fb.correct)
+            show_progress()
+
+        def after_undo(vote_id: str) -> None:
+            tally.forget(vote_id)
+            show_progress()
+
+        frame.view = ClassifyView(practice, t, feedback=True, errors=frame.errors, on_vote=after_vote,
+                                  on_undo=after_undo)
+        show_progress()  # a language switch re-renders a finished round as finished
         frame.body.children = parts + [frame.signed_in_banner(),
                                        w.HTML(f"<h3>{escape(t('tutorial.practice', n=PRACTICE_ROUND))}</h3>"),
                                        frame.view, done]

@@ -6,7 +6,7 @@ import pytest
 
 from support import browser_page, make_image_store, voila_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a Voilà server and chromium: 10-25 s each
 
 
 def test_votes_clicked_in_the_browser_land_in_the_store(tmp_path):

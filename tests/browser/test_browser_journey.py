@@ -22,7 +22,7 @@ from lensfinder_nb.classify.identity import new_teacher_key
 from lensfinder_nb.classify.personal import my_metrics, my_votes
 from lensfinder_nb.store import open_store
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a Voilà server and chromium: 10-25 s each
 
 XSS = "<img src=x onerror=alert(1)>"
 SHOTS = PROJECT_ROOT / "docs" / "screenshots" if os.environ.get("LENSFINDER_SCREENSHOTS") == "1" else None

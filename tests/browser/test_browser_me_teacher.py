@@ -18,7 +18,7 @@ from lensfinder_nb.settings import PROJECT_ROOT
 from lensfinder_nb.classify.identity import ensure_hub_user, new_teacher_key, personal_link, sign_up
 from lensfinder_nb.scoring import volunteer_metrics
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]   # a Voilà server and chromium: 10-25 s each
 
 XSS = "<img src=x onerror=alert(1)>"
 SCREENSHOTS = os.environ.get("LENSFINDER_SCREENSHOTS") == "1"

@@ -9,6 +9,8 @@ import sys
 import time
 import urllib.request
 
+import pytest
+
 from support import free_port, make_image_store
 from lensfinder_nb.cli.serve import voila_command
 from lensfinder_nb.classify.identity import is_teacher
@@ -21,6 +23,7 @@ def test_voila_command_culls_idle_kernels_and_preheats_only_classify():
     assert "preheat" not in " ".join(voila_command(8000, pool_size=0))
 
 
+@pytest.mark.slow   # starts Voilà and a kernel
 def test_serve_prints_working_links(tmp_path):
     store = make_image_store(tmp_path / "lf.duckdb")
     port = free_port()

@@ -17,6 +17,7 @@ from lensfinder_nb.scoring.swap import SWAP_DEFAULTS
 
 
 # ---------------------------------------------------------------------- honest training
+# (slow: 600 synthetic images drawn once per module, then CNN fits of a few seconds each)
 @pytest.fixture(scope="module")
 def hard_negatives_split():
     """Lenses against fields with blue companions of similar flux (round or arc-shaped): total
@@ -34,6 +35,7 @@ def _tiny_fit(train, seed=0, epochs=4):
     return fit(train, cfg)[0], cfg
 
 
+@pytest.mark.slow
 def test_blue_flux_alone_does_not_separate_the_hard_negatives(hard_negatives_split):
     train, _, _ = hard_negatives_split
     # total asinh-scaled g-band light of the 48 px view: a trivial "classifier" must stay weak
@@ -41,6 +43,7 @@ def test_blue_flux_alone_does_not_separate_the_hard_negatives(hard_negatives_spl
     assert 0.3 < roc_auc(g, train.y) < 0.8
 
 
+@pytest.mark.slow
 def test_tiny_run_is_clearly_better_than_random(hard_negatives_split):
     from lensfinder_nb.machine.predict import score_prepared
     train, test, _ = hard_negatives_split
@@ -49,6 +52,7 @@ def test_tiny_run_is_clearly_better_than_random(hard_negatives_split):
     assert auc > 0.8, auc
 
 
+@pytest.mark.slow
 def test_shuffled_labels_give_chance_auc(hard_negatives_split):
     from lensfinder_nb.machine.predict import score_prepared
     train, test, LabelledSet = hard_negatives_split
@@ -58,6 +62,7 @@ def test_shuffled_labels_give_chance_auc(hard_negatives_split):
     assert 0.35 < auc < 0.65, auc
 
 
+@pytest.mark.slow
 def test_training_repeats_exactly_and_save_load_predicts_identically(hard_negatives_split, tmp_path):
     from lensfinder_nb.machine.predict import load_model, save_model, score_prepared
     train, test, _ = hard_negatives_split
@@ -108,7 +113,7 @@ def test_augment_raw_adds_noise_and_changes_flux_within_bounds():
     from lensfinder_nb.machine.inputs import SKY_SIGMA_NMGY
     sd = out.std(dim=(2, 3)) / torch.from_numpy(SKY_SIGMA_NMGY)[None]   # extra noise in units of the sky sigma
     # factor f log-uniform in 1..2.5 adds sqrt(f^2 - 1): between 0 and 2.29, mean of sqrt(f^2-1) about 1.22
-    assert float(sd.max()) < 2.29 * 1.3 and float(sd.min()) >= 0
+    assert float(sd.max()) < 2.29 * 1.3
     assert 1.05 < float(sd.mean()) < 1.4
     ones = augment_raw(torch.ones(3000, 3, 8, 8), np.random.default_rng(2), noise_prob=0.0,
                        flux_sigma_mag=0.15, colour_sigma_mag=0.05)
@@ -141,6 +146,7 @@ def test_data_hash_ignores_order():
 
 
 # ---------------------------------------------------------------------- CLI and the store
+@pytest.mark.slow
 def test_train_and_predict_cli_write_machine_scores(tmp_path, capsys):
     import json
 
@@ -154,14 +160,23 @@ def test_train_and_predict_cli_write_machine_scores(tmp_path, capsys):
     model = tmp_path / "models" / "lensfinder-cnn.pt"
     assert out["model"] == str(model) and model.exists()
     assert out["data"]["n_subjects"] == 48 and out["data"]["n_validation"] == 12
-    assert 0.0 <= out["validation"]["auc"] <= 1.0
     assert cli_main(["predict", "--db", str(db)]) == 0
     ms = store.sql("SELECT * FROM machine_scores ORDER BY subject")
-    assert len(ms) == 68 and ms["score"].between(0, 1).all()
+    assert len(ms) == 68
     assert ms["model"].nunique() == 1 and ms["model"].iloc[0].startswith("lensfinder-cnn-")
     from lensfinder_nb.machine.predict import load_model
     _, meta = load_model(model)
     assert set(ms.loc[ms["in_training"], "subject"]) == set(meta["data"]["train_subjects"])
+    # the reported validation figures, recomputed from the stored scores of the held-out subjects
+    held_out = meta["data"]["validation_subjects"]
+    assert not set(held_out) & set(meta["data"]["train_subjects"])
+    labels = store.subjects().set_index("subject")["label"]
+    v = ms.set_index("subject").loc[held_out, "score"].to_numpy()
+    y = labels[held_out].to_numpy()
+    lens, non = v[y == 1][:, None], v[y == 0][None, :]
+    pairwise = ((lens > non) + 0.5 * (lens == non)).mean()       # every (lens, non-lens) pair
+    assert (out["validation"]["n_lenses"], out["validation"]["n_nonlenses"]) == ((y == 1).sum(), (y == 0).sum()) == (6, 6)
+    assert out["validation"]["auc"] == pytest.approx(pairwise, abs=1e-12)
     assert meta["torch_version"] == torch.__version__ and meta["config"]["seed"] == 2
     # predicting again replaces, never duplicates
     assert cli_main(["predict", "--db", str(db)]) == 0
@@ -256,13 +271,20 @@ def test_threshold_mode_is_one_swap_vote_with_the_machines_pl_pd():
         machine_llr([0.5], skill, mode="prior")
 
 
-def test_graded_evidence_is_bounded_and_increases_with_the_score():
+def test_graded_evidence_by_hand_capped_and_increasing_with_the_score():
+    # two bins; lenses: 1 below 0.5 and 3 above, non-lenses: 3 below and 1 above; one pseudo-count
+    # per bin and class: P(bin | lens) = (2/6, 4/6), P(bin | not) = (4/6, 2/6)
+    skill = measure_skill([0.2, 0.7, 0.8, 0.9, 0.05, 0.1, 0.3, 0.6], [1, 1, 1, 1, 0, 0, 0, 0], edges=(0.0, 0.5, 1.0))
+    np.testing.assert_allclose(skill.llr, [np.log(0.5), np.log(2.0)], rtol=1e-12)
+    # a perfect separation (raw ratio 501) is worth no more than one vote of a 99 % volunteer
+    y = np.r_[np.ones(500), np.zeros(500)].astype(int)
+    perfect = measure_skill(np.where(y == 1, 0.99, 0.01), y, edges=(0.0, 0.5, 1.0))
+    np.testing.assert_allclose(perfect.llr, [-np.log(99), np.log(99)], rtol=1e-12)
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(500), np.zeros(500)].astype(int)
     s = np.clip(np.where(y == 1, rng.beta(5, 1, 1000), rng.beta(1, 5, 1000)), 0, 1)
     skill = measure_skill(s, y)
     llr = np.array(skill.llr)
-    assert np.all(np.abs(llr) <= np.log(99) + 1e-12)
     assert llr[-1] > 0 > llr[0] and np.corrcoef(np.arange(len(llr)), llr)[0, 1] > 0.9
 
 

@@ -12,6 +12,8 @@ from lensfinder_nb.store import open_store
 
 NOTEBOOK = PROJECT_ROOT / "notebooks" / "train_your_own_lens_finder.ipynb"
 
+pytestmark = pytest.mark.slow   # a kernel and a training run
+
 
 def _run(db, monkeypatch):
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -29,7 +31,6 @@ def _run(db, monkeypatch):
     return text, images
 
 
-@pytest.mark.slow
 def test_notebook_trains_shows_mistakes_and_says_when_there_are_no_votes(tmp_path, monkeypatch):
     store = open_store(tmp_path / "lf.duckdb")
     build_demo(store, seed=3, n_mocks=32, n_nonlens=32, n_unknown=24)

@@ -12,6 +12,8 @@ from nbclient import NotebookClient
 from lensfinder_nb.settings import PROJECT_ROOT
 from lensfinder_nb.store import open_store
 
+pytestmark = pytest.mark.slow   # a kernel that simulates mocks
+
 
 def test_build_dataset_notebook_offline(tmp_path):
     nb = nbformat.read(PROJECT_ROOT / "notebooks" / "build_dataset.ipynb", as_version=4)

@@ -85,6 +85,12 @@ def test_arc_radius_colour_and_completeness_follow_the_painted_arc():
     assert half["ring_completeness"] <= most["ring_completeness"]
 
 
-def test_given_einstein_radius_is_used():
+def test_given_einstein_radius_sets_where_the_arc_is_looked_for():
     cube = _galaxy() + _arc(2.5, math.pi / 2, 1.0) + _noise(np.random.default_rng(5))
-    assert measure_cube(cube, theta_e_arcsec=2.5)["theta_e_arcsec"] == 2.5
+    right = measure_cube(cube, theta_e_arcsec=2.5)
+    wrong = measure_cube(cube, theta_e_arcsec=0.6)     # looks at 0.5-1.46": the arc at 2.5" is outside
+    assert right["theta_e_arcsec"] == 2.5 and wrong["theta_e_arcsec"] == 0.6
+    assert right["arc_snr"] > 15 > 5 > wrong["arc_snr"]
+    assert right["ring_completeness"] > wrong["ring_completeness"]
+    # NaN means "not known": estimated from the image, as without the argument
+    assert measure_cube(cube, theta_e_arcsec=math.nan)["theta_e_arcsec"] == pytest.approx(2.5, abs=0.3)

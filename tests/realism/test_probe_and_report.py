@@ -60,6 +60,7 @@ def test_load_real_lenses_reads_manifest_and_refuses_a_bad_cube(tmp_path):
         load_real_lenses(tmp_path / "bad")
 
 
+@pytest.mark.slow   # simulates 24 mocks and draws the report's figures
 def test_realism_command_writes_its_report(tmp_path, capsys):
     from lensfinder_nb.realism.population import mock_lenses
 

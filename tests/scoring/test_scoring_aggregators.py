@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lensfinder_nb.scoring import (METHODS, code_votes, confusion_matrices, dawid_skene, majority, score,
+from lensfinder_nb.scoring import (METHODS, code_votes, confusion_matrices, dawid_skene, default_thresholds,
+                                   majority, score,
                                    skill_bits, swap, swap_offline, swap_reference, swap_trajectories,
                                    volunteer_metrics, weighted)
+from lensfinder_nb.scoring.metrics import swap_agent
 
 
 def perfect_crowd(seed: int = 0, n_users: int = 12) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -44,6 +46,26 @@ def random_crowd(seed: int, n_votes: int = 600) -> tuple[pd.DataFrame, pd.DataFr
     return votes, subjects
 
 
+def adversary_crowd(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Five reliable people (5 % slips) on every subject, and one who always answers the opposite:
+    on 4 training subjects, the 60 unknowns everybody saw, and 4 unknowns only they saw (X0-X3)."""
+    rng = np.random.default_rng(seed)
+    train = [(f"L{i}", 1) for i in range(10)] + [(f"N{i}", 0) for i in range(10)]
+    shared = [(f"U{i:02d}", int(i % 3 == 0)) for i in range(60)]         # 20 lenses among 60 unknowns
+    solo = [("X0", 1), ("X1", 1), ("X2", 0), ("X3", 0)]
+    rows = []
+    for u in range(5):
+        for s, truth in train + shared:
+            rows.append((f"good{u}", s, truth if rng.random() > 0.05 else 1 - truth))
+    for s, truth in train[:2] + train[10:12] + shared + solo:
+        rows.append(("adversary", s, 1 - truth))
+    votes = pd.DataFrame(rows, columns=["user_id", "subject", "answer"])
+    votes["created_at"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.arange(len(votes)), unit="s")
+    subjects = pd.DataFrame({"subject": [s for s, _ in train + shared + solo],
+                             "label": [label for _, label in train] + [-1] * (len(shared) + len(solo))})
+    return votes, subjects, pd.Series(dict(shared + solo))
+
+
 class AggregatorContract:
     """What every aggregator promises; subclasses set ``method``."""
 
@@ -61,14 +83,20 @@ class AggregatorContract:
         assert (got[truth[chosen] == 1] == "detected").all()
         assert (got[truth[chosen] == 0] == "rejected").all()
 
-    def test_columns_and_probabilities_in_unit_interval(self):
+    def test_columns_counts_and_status_follow_the_thresholds(self):
         votes, subjects = random_crowd(1)
-        s = self.run(votes, subjects)
-        assert list(s.columns) == ["subject", "probability", "n_votes", "status"]
-        assert sorted(s["subject"]) == sorted(subjects["subject"])
-        p = s["probability"].to_numpy()
-        assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
-        assert set(s["status"]) <= {"detected", "rejected", "undecided"}
+        s = self.run(votes, subjects).set_index("subject")
+        assert list(s.reset_index().columns) == ["subject", "probability", "n_votes", "status"]
+        assert sorted(s.index) == sorted(subjects["subject"])
+        assert np.isfinite(s["probability"]).all()
+        # n_votes: one per person and subject, counted here with pandas
+        people = votes.groupby("subject")["user_id"].nunique()
+        assert s["n_votes"].to_dict() == people.reindex(s.index, fill_value=0).to_dict()
+        t = default_thresholds(self.method)
+        enough = s["n_votes"] >= t["min_votes"]
+        expected = np.where(enough & (s["probability"] > t["detect"]), "detected",
+                            np.where(enough & (s["probability"] < t["reject"]), "rejected", "undecided"))
+        assert s["status"].tolist() == expected.tolist()
 
     def test_independent_of_row_order(self):
         votes, subjects = random_crowd(2)
@@ -178,16 +206,41 @@ class TestDawidSkene(AggregatorContract):
     method = "dawid-skene"
 
     def test_learns_who_to_trust_from_unknowns(self):
-        votes, subjects = random_crowd(4, n_votes=2000)
+        votes, subjects, truth = adversary_crowd()
         scores, model = dawid_skene(votes, subjects, return_model=True)
-        assert 1 <= model["n_iter"] <= 100
-        assert 1e-6 <= model["prior"] <= 0.5
-        assert np.all((model["PL"] >= 0.01) & (model["PL"] <= 0.99))
+        pl, pdd = (dict(zip(model["users"], model[k])) for k in ("PL", "PD"))
+        # From its 4 training votes alone the adversary looks merely poor (SWAP's agent: 2 / 6);
+        # its ~60 votes on unknowns, against 5 reliable people, show it answers the opposite.
+        assert swap_agent(np.array(0.0), np.array(2.0)) == pytest.approx(1 / 3)
+        assert pl["adversary"] < 0.1 and pdd["adversary"] < 0.1            # an inverted confusion matrix
+        assert all(pl[f"good{u}"] > 0.8 and pdd[f"good{u}"] > 0.8 for u in range(5))
+        p = scores.set_index("subject")["probability"]
+        shared = truth.index[truth.index.str.startswith("U")]
+        lens = truth[shared] == 1
+        assert p[shared][lens].min() > 0.99 and p[shared][~lens].max() < 1e-3   # the reliable people decide
+        # Subjects only the adversary saw: its "not" means lens, its "lens" means not.  One vote by
+        # Bayes: P(lens | "not") = prior (1 - PL) / (prior (1 - PL) + (1 - prior) PD).
+        prior, a_pl, a_pd = model["prior"], pl["adversary"], pdd["adversary"]
+        by_hand = {"not": prior * (1 - a_pl) / (prior * (1 - a_pl) + (1 - prior) * a_pd),
+                   "lens": prior * a_pl / (prior * a_pl + (1 - prior) * (1 - a_pd))}
+        for x in ("X0", "X1"):                                              # true lenses, voted "not"
+            assert p[x] == pytest.approx(by_hand["not"], rel=1e-9) and p[x] > 0.9
+        for x in ("X2", "X3"):                                              # non-lenses, voted "lens"
+            assert p[x] == pytest.approx(by_hand["lens"], rel=1e-9) and p[x] < 0.05
+        # the case is a real test: counting votes believes the adversary
+        naive = majority(votes, subjects, min_votes=1).set_index("subject")["probability"]
+        assert naive[["X0", "X1"]].tolist() == [0.0, 0.0] and naive[["X2", "X3"]].tolist() == [1.0, 1.0]
 
     def test_fixed_prior_is_kept(self):
         votes, subjects = random_crowd(5)
-        _, model = dawid_skene(votes, subjects, prior=2e-4, return_model=True)
+        subjects = pd.concat([subjects, pd.DataFrame({"subject": ["nobody-voted"], "label": [-1]})])
+        scores, model = dawid_skene(votes, subjects, prior=2e-4, return_model=True)
         assert model["prior"] == 2e-4
+        # without votes the posterior is the prior itself; with votes it moves from it
+        p = scores.set_index("subject")["probability"]
+        assert p["nobody-voted"] == pytest.approx(2e-4, rel=1e-12)
+        free = dawid_skene(votes, subjects, return_model=True)[1]["prior"]
+        assert abs(free - 2e-4) > 0.01 and p.drop("nobody-voted").sub(2e-4).abs().min() > 0
 
 
 def test_methods_registry_and_unknown_method():

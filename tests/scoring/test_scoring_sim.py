@@ -74,7 +74,12 @@ def test_skill_tracks_the_true_volunteer_quality(crowd):
     m = volunteer_metrics(crowd.votes, crowd.subjects).merge(crowd.volunteers, on="user_id", suffixes=("", "_true"))
     busy = m[m["n_training"] >= 50]
     assert np.corrcoef(busy["PL"], busy["PL_true"])[0, 1] > 0.8
-    assert (m["contribution"] >= 0).all()
+    # contribution: bits per test vote (mutual information of answer and class at p = 1/2) x test votes
+    joint = 0.5 * np.stack([m["PL"], 1 - m["PL"], 1 - m["PD"], m["PD"]], axis=1)   # (lens, "lens"), ...
+    answer = np.stack([joint[:, 0] + joint[:, 2], joint[:, 1] + joint[:, 3]], axis=1)
+    entropy = lambda q: -(q * np.log2(np.where(q > 0, q, 1))).sum(axis=1)        # noqa: E731
+    bits = entropy(answer) - (entropy(joint) - 1.0)                               # H(A) - H(A | class)
+    np.testing.assert_allclose(m["contribution"], bits * m["n_test"], rtol=1e-9, atol=1e-9)
 
 
 def test_tuned_thresholds_and_retirement(crowd, all_scores):

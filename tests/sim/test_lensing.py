@@ -27,17 +27,20 @@ def _l1(a, b):
 
 
 # ---------------------------------------------------------------- parameters
-def test_draws_are_seeded_and_within_ranges():
+def test_draws_are_seeded_and_follow_the_documented_distributions():
+    from scipy import stats
+
     a, b = L.draw_mock_params(300, seed=3), L.draw_mock_params(300, seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(L.draw_mock_params(300, seed=4))
-    assert a["theta_e_arcsec"].between(1, 3).all()
-    assert a["src_n_sersic"].between(0.5, 2).all() and a["src_r_e_arcsec"].between(0.1, 0.6).all()
-    assert a["src_mag_r"].between(21.5, 24.5).all()
-    assert (a["src_mag_g"] - a["src_mag_r"]).between(0, 0.6).all()
-    assert (a["src_mag_r"] - a["src_mag_z"]).between(-0.2, 0.6).all()
-    assert np.hypot(a["gamma1"], a["gamma2"]).max() <= 0.1
-    assert (a["z_source"] > a["z_lens"]).all()
+    # the defaults documented in sim/params.py: uniform over each whole range, not merely inside it
+    uniform = {"theta_e_arcsec": (1, 3), "src_n_sersic": (0.5, 2), "src_r_e_arcsec": (0.1, 0.6),
+               "src_mag_r": (21.5, 24.5), "z_lens": (0.2, 0.7), "z_source": (1, 3)}
+    draws = {**{k: a[k] for k in uniform}, "g - r": a["src_mag_g"] - a["src_mag_r"],
+             "r - z": a["src_mag_r"] - a["src_mag_z"], "shear": np.hypot(a["gamma1"], a["gamma2"])}
+    uniform.update({"g - r": (0, 0.6), "r - z": (-0.2, 0.6), "shear": (0, 0.1)})
+    for name, (lo, hi) in uniform.items():
+        assert stats.kstest(draws[name], stats.uniform(lo, hi - lo).cdf).pvalue > 0.01, name
     assert np.isfinite(a[["src_x_arcsec", "src_y_arcsec"]].to_numpy()).all()
 
 

@@ -155,6 +155,7 @@ def _reader(path: str, stop, failures, reads) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow   # seven processes, 18,000 votes
 def test_many_writer_processes_with_a_reader(store):
     ctx = mp.get_context("spawn")
     acks, failures = ctx.Queue(), ctx.Queue()

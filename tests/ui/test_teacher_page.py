@@ -161,6 +161,7 @@ def export_of(store, identity) -> bytes:
     return base64.b64decode(href.split(",", 1)[1])
 
 
+@pytest.mark.slow   # two stores, two dashboards and a personal page: about 3 s
 def test_personal_csv_round_trips_into_another_store_with_vote_ids(store, classroom, tmp_path):
     """Binder: each student has a container of their own; the teacher merges their exports."""
     ada, _ = classroom
