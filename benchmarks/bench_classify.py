@@ -28,7 +28,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.browser import browser_page, voila_server  # noqa: E402  (test support, not the product)
 
-from lensfinder_nb.cli.serve import voila_command
 from lensfinder_nb.sim.demo import build_demo
 from lensfinder_nb.sim.guide import ensure_guide
 from lensfinder_nb.classify.identity import personal_link, sign_up
@@ -102,15 +101,14 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     tmp = Path(tempfile.mkdtemp(prefix="bench-classify-"))
     db, people = build(tmp, 3)
-    with voila_server(db) as base:
+    with voila_server(db, pool_size=0) as base:
         lat = vote_latency(base, people[0], args.votes)
         cold = page_open(base, people[1], args.opens)
     print(f"click -> next image painted, {len(lat)} votes (warm page): p50 {np.percentile(lat, 50):.0f} ms, "
           f"p95 {np.percentile(lat, 95):.0f} ms, max {lat.max():.0f} ms (target p95 <= 150 ms)")
     print(f"open -> first image, fresh kernel per view: median {statistics.median(cold):.1f} s "
           f"(min {min(cold):.1f}, max {max(cold):.1f}) over {len(cold)} opens")
-    pool = [a for a in voila_command(0, pool_size=1) if "preheat" in a or "pool" in a]
-    with voila_server(db, extra_args=pool) as base:
+    with voila_server(db, pool_size=1) as base:
         time.sleep(15)  # the first pooled kernel starts
         warm = page_open(base, people[2], args.opens)
     print(f"open -> first image, pre-started kernel: median {statistics.median(warm):.1f} s "

@@ -1,37 +1,248 @@
-"""Where things live: one settings object built from the environment or the CLI."""
+"""One settings object for every entry point: explicit values, then the environment, then defaults.
+
+Each entry point builds one :class:`Settings` with :meth:`Settings.from_env` and passes it
+down: ``lensfinder`` (``cli.main``, from its options), each Voilà page (``ui.frame.open_page``,
+which adds the teacher's :class:`ClassSettings` from the store) and the notebooks.  This is the
+only module of the package that reads the environment (a test checks it).  Every field has a
+help text and, where there is one, its environment variable: :func:`describe` lists them and
+``lensfinder settings`` prints them with their current values.
+
+>>> s = Settings.from_env({"LENSFINDER_FSYNC": "1"}, port=9000)
+>>> s.fsync_votes, s.port, s.pool_size
+(True, 9000, 1)
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, ClassVar, Protocol
 
-__all__ = ["Settings", "default_db_path", "PROJECT_ROOT"]
+from .errors import InvalidInput
+
+__all__ = ["Settings", "ClassSettings", "SettingsError", "describe", "option_help", "PROJECT_ROOT", "DEFAULT_DB_PATH"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "lensfinder.duckdb"
 
 
-def default_db_path() -> Path:
-    """``$LENSFINDER_DB`` if set, else ``data/lensfinder.duckdb`` in the project."""
-    env = os.environ.get("LENSFINDER_DB")
-    if env:
-        return Path(env).expanduser().resolve()
-    return PROJECT_ROOT / "data" / "lensfinder.duckdb"
+class SettingsError(InvalidInput):
+    """A setting that cannot be used (a malformed environment variable, a port out of range...)."""
 
 
+# ---------------------------------------------------------------------- parsing environment values
+def _path(text: str) -> Path:
+    return Path(text).expanduser().resolve()
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _setting(default: Any, help: str, *, env: str | None = None, parse: Callable[[str], Any] = _text,
+             request: bool = False, keep_empty: bool = False) -> Any:
+    """A dataclass field with its documentation.
+
+    ``env``: the environment variable read by :meth:`Settings.from_env` (an empty value counts as
+    unset unless ``keep_empty``); ``request``: the value belongs to one page request and is not
+    handed on to child processes (Voilà and its kernels).
+    """
+    return field(default=default, metadata={"help": help, "env": env, "parse": parse, "request": request,
+                                            "keep_empty": keep_empty})
+
+
+class _SettingsTable(Protocol):
+    def get_setting(self, key: str, default: Any = None) -> Any: ...
+
+    def set_setting(self, key: str, value: Any) -> None: ...
+
+
+# ---------------------------------------------------------------------- the teacher's class settings
+@dataclass(frozen=True)
+class ClassSettings:
+    """What the teacher sets for the class (the ``settings`` table of the store, edited on the dashboard).
+
+    Values are checked and clamped here, once: ``ClassSettings(training_rate_scale=9)`` holds 2.0.
+    """
+
+    feedback: bool = _setting(True, "show right/wrong after a vote on a training subject")
+    training_rate_scale: float = _setting(
+        1.0, "multiplier on the share of training subjects served, clamped to 0.5-2 (0.1 steps on the dashboard)")
+    routing: bool = _setting(False, "send hard subjects to skilled volunteers first (machine routing)")
+
+    TRAINING_RATE_RANGE: ClassVar[tuple[float, float]] = (0.5, 2.0)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.TRAINING_RATE_RANGE
+        try:
+            rate = round(min(max(float(self.training_rate_scale), lo), hi), 2)
+        except (TypeError, ValueError):
+            raise SettingsError(f"training_rate_scale must be a number, got {self.training_rate_scale!r}") from None
+        object.__setattr__(self, "training_rate_scale", rate)
+        object.__setattr__(self, "feedback", bool(self.feedback))
+        object.__setattr__(self, "routing", bool(self.routing))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def load(cls, store: _SettingsTable) -> ClassSettings:
+        """The stored class settings; a missing (or unusable) value gives its default."""
+        defaults = cls()
+        try:
+            return cls(**{name: store.get_setting(name, getattr(defaults, name)) for name in cls.names()})
+        except SettingsError:
+            return defaults
+
+    def with_value(self, name: str, value: Any) -> ClassSettings:
+        """A copy with one setting changed (checked and clamped); KeyError for an unknown name."""
+        if name not in self.names():
+            raise KeyError(f"unknown class setting {name!r}")
+        return replace(self, **{name: value})
+
+    def save(self, store: _SettingsTable, *names: str) -> None:
+        """Store the named settings (all when none are named)."""
+        for name in names or self.names():
+            if name not in self.names():
+                raise KeyError(f"unknown class setting {name!r}")
+            store.set_setting(name, getattr(self, name))
+
+
+# ---------------------------------------------------------------------- the settings of one process
 @dataclass(frozen=True)
 class Settings:
-    """Paths and knobs shared by the CLI, the pages and the notebooks."""
+    """Paths and knobs shared by the CLI, the pages and the notebooks; build with :meth:`from_env`."""
 
-    db_path: Path = field(default_factory=default_db_path)
-    #: fsync every vote (survives power loss, not only a killed process).
-    fsync_votes: bool = field(default_factory=lambda: os.environ.get("LENSFINDER_FSYNC", "0") == "1")
-    #: seconds between background folds of the vote journals into DuckDB.
-    fold_interval_s: float = 1.0
-    #: seconds a caller waits for the store before a clear "busy" error.
-    lock_timeout_s: float = 60.0
+    # the store
+    db_path: Path = _setting(DEFAULT_DB_PATH, "the store (a DuckDB file); images, cubes and vote journals live "
+                             "beside it", env="LENSFINDER_DB", parse=_path)
+    fsync_votes: bool = _setting(False, "fsync every vote, so a vote survives power loss and not only a killed "
+                                 "process (costs a disk flush per vote)", env="LENSFINDER_FSYNC", parse=_flag)
+    fold_interval_s: float = _setting(1.0, "seconds between background folds of the vote journals into DuckDB")
+    lock_timeout_s: float = _setting(60.0, "seconds a caller waits for a busy store before a clear 'busy' error")
+    # the command line
+    cli_traceback: bool = _setting(False, "lensfinder: show the full traceback of an error a person can fix, "
+                                   "instead of one line", env="LENSFINDER_TRACEBACK", parse=_flag)
+    # real sky
+    cutout_url: str | None = _setting(None, "the cutout service `lensfinder fetch` asks (unset: the public Legacy "
+                                      "Survey viewer)", env="LENSFINDER_CUTOUT_URL")
+    # the Voilà server (`lensfinder serve`, and the browser tests)
+    ip: str = _setting("127.0.0.1", "address the Voilà server listens on (loopback: put a proxy in front to "
+                       "share it)")
+    port: int = _setting(8866, "port of the Voilà server", parse=int)
+    pool_size: int = _setting(1, "kernels kept pre-started for the classify page (0: none; each costs its memory)",
+                              parse=int)
+    cull_idle_s: int = _setting(900, "shut a page's kernel down after this many idle seconds (Voilà does not "
+                                "shut down the kernels of closed tabs)", parse=int)
+    cull_interval_s: int = _setting(60, "seconds between checks for idle kernels", parse=int)
+    page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
+                                     "a plain message)")
+    # one page request (set by Voilà / JupyterHub in the kernel's environment)
+    query_string: str | None = _setting(None, "page: the request's query string (untrusted); unset in a "
+                                        "pre-started kernel, which asks Voilà for it",
+                                        env="QUERY_STRING", request=True, keep_empty=True)
+    hub_user: str | None = _setting(None, "page: the JupyterHub user name, trusted as the person's identity",
+                                    env="JUPYTERHUB_USER", request=True)
+    # the class
+    classroom: ClassSettings = _setting(ClassSettings(), "the teacher's class settings; pages load them from "
+                                        "the store (ClassSettings.load)")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "db_path", _path(str(self.db_path)))
+        for name, low in (("fold_interval_s", 0.0), ("lock_timeout_s", 0.0)):
+            if not float(getattr(self, name)) > low:
+                raise SettingsError(f"{name} must be a positive number of seconds, got {getattr(self, name)!r}")
+        if not 1 <= int(self.port) <= 65535:
+            raise SettingsError(f"port must be 1-65535, got {self.port!r}")
+        for name in ("pool_size", "cull_idle_s", "cull_interval_s"):
+            if int(getattr(self, name)) < 0:
+                raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **values: Any) -> Settings:
+        """Settings from ``values`` (``None`` means not given), else the environment, else the defaults.
+
+        ``environ`` defaults to ``os.environ``; a malformed variable raises :class:`SettingsError`
+        naming it.
+        """
+        env = os.environ if environ is None else environ
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(unknown)}")
+        chosen = {}
+        for name, f in known.items():
+            if values.get(name) is not None:
+                chosen[name] = values[name]
+                continue
+            var = f.metadata.get("env")
+            raw = env.get(var) if var else None
+            if raw is None or (raw == "" and not f.metadata["keep_empty"]):
+                continue
+            try:
+                chosen[name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                raise SettingsError(f"${var}={raw!r}: {exc}") from None
+        return cls(**chosen)
 
     @property
     def data_dir(self) -> Path:
         """Folder of the store; images and cubes are referenced relative to it."""
         return self.db_path.parent
+
+    def with_classroom(self, store: _SettingsTable) -> Settings:
+        """These settings with the class settings stored in ``store``."""
+        return replace(self, classroom=ClassSettings.load(store))
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment for a child process (Voilà, its kernels) that rebuilds these settings.
+
+        The current environment, with every setting that has a variable set from this object
+        (or removed when unset); the per-request ones (query string, JupyterHub user) are left as they are.
+        """
+        env = dict(os.environ)
+        for f in fields(self):
+            var = f.metadata.get("env")
+            if not var or f.metadata["request"]:
+                continue
+            value = getattr(self, f.name)
+            if value is None:
+                env.pop(var, None)
+            else:
+                env[var] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return env
+
+
+def describe(settings: Settings | None = None) -> list[dict[str, Any]]:
+    """One row per setting: name, value (of ``settings``, else the default), environment variable, help."""
+    settings = settings or Settings()
+    rows = []
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, ClassSettings):
+            for g in fields(ClassSettings):
+                rows.append({"name": f"classroom.{g.name}", "value": getattr(value, g.name), "env": None,
+                             "help": g.metadata["help"] + " (teacher's dashboard)"})
+            continue
+        rows.append({"name": f.name, "value": value, "env": f.metadata["env"], "help": f.metadata["help"]})
+    return rows
+
+
+def option_help(name: str) -> str:
+    """The help text of setting ``name``, for a CLI option that sets it."""
+    f = {f.name: f for f in fields(Settings)}[name]
+    var = f"${f.metadata['env']}, else " if f.metadata["env"] else ""
+    default = "" if f.default is None else f"{var}{f.default}"
+    return f"{f.metadata['help']}" + (f" (default: {default})" if default else "")

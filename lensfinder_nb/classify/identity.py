@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import unicodedata
@@ -82,18 +81,17 @@ def parse_query(query_string: str | None) -> dict[str, str]:
     return {k: v[0] for k, v in urllib.parse.parse_qs(query_string or "").items() if v}
 
 
-def identify(store: Store, query_string: str | None = None, environ: dict | None = None) -> Identity | None:
-    """JupyterHub's user, else the person whose ``user``/``key`` are in the query string, else None.
+def identify(store: Store, query_string: str | None = None, hub_user: str | None = None) -> Identity | None:
+    """JupyterHub's user (``hub_user``), else the person whose ``user``/``key`` are in the query string, else None.
 
-    Raises IdentityError when a user and key are given but do not match.
+    The page passes both from its :class:`~lensfinder_nb.settings.Settings`.  Raises
+    IdentityError when a user and key are given but do not match.
     """
-    env = os.environ if environ is None else environ
-    hub_user = env.get("JUPYTERHUB_USER")
     if hub_user:
         user_id = "hub-" + hub_user
         ensure_hub_user(store, user_id, hub_user)
         return Identity(user_id, hub_user, "hub")
-    params = parse_query(query_string if query_string is not None else env.get("QUERY_STRING"))
+    params = parse_query(query_string)
     if "user" in params:
         return sign_in(store, params["user"], params.get("key", ""))
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import CliError, add_db_option, open_store_from
+from ._common import CliError, open_store_from
 
 __all__ = ["register"]
 
@@ -15,7 +15,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         dest="action", metavar="ACTION", required=True)
     p = subjects.add_parser("import", help="add subjects from a CSV (subject,label[,ra,dec,image])")
     p.add_argument("file", type=Path, help="CSV with columns subject,label and optional ra,dec,image")
-    add_db_option(p)
     p.set_defaults(func=_subjects_import)
 
     votes = sub.add_parser("votes", help="import or export votes").add_subparsers(
@@ -24,22 +23,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path, help="CSV with columns user,subject,answer,created_at and optional vote_id")
     p.add_argument("--format", choices=["lensfinder", "panoptes"], default="lensfinder",
                    help="lensfinder CSV (default) or a Zooniverse Panoptes classification export")
-    add_db_option(p)
     p.set_defaults(func=_votes_import)
     p = votes.add_parser("export", help="write all votes to FILE.csv or FILE.parquet")
     p.add_argument("file", type=Path, help="output file; .csv or .parquet")
     p.add_argument("--include-retracted", action="store_true", help="also write retracted votes")
-    add_db_option(p)
     p.set_defaults(func=_votes_export)
 
     p = sub.add_parser("sql", help="run read-only DuckDB SQL over the current data and print the result")
     p.add_argument("query", help="e.g. \"SELECT user_id, count(*) FROM votes GROUP BY ALL\"")
     p.add_argument("--out", type=Path, help="write the result to .csv or .parquet instead of printing")
-    add_db_option(p)
     p.set_defaults(func=_sql)
 
     p = sub.add_parser("fold", help="move journalled votes into the DuckDB file now")
-    add_db_option(p)
     p.set_defaults(func=_fold)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import CliError, add_db_option, open_store_from, progress
+from ._common import CliError, open_store_from, progress
 
 __all__ = ["register"]
 
@@ -15,7 +15,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Build the embedded default dataset: DESI-like synthetic g,r,z cutouts with mock lenses "
                     "(label 1), non-lenses and look-alikes (label 0) and unknowns (label -1), some of which "
                     "secretly hold a lens (the truth goes to demo_truth.csv beside the store, not into it).")
-    add_db_option(p)
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed builds the same demo (default 0)")
     p.add_argument("--force", action="store_true",
                    help="rebuild even if the store already holds demo subjects (their files and rows are replaced)")
@@ -26,7 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Paint lensed arcs into the store's label-0 non-lens backgrounds (demo fields or ingested "
                     "real cutouts) and add them as label-1 mock subjects, in independent batches on local "
                     "processes or a Dask cluster. Re-running the same command resumes.")
-    add_db_option(p)
     p.add_argument("--n", type=int, required=True, help="number of mock lenses wanted")
     p.add_argument("--scale", choices=["galaxy", "cluster"], default="galaxy",
                    help="galaxy: SIE + shear, theta_E 1-3\"; cluster: NFW + BCG + shear, theta_E 4-20\" capped to "

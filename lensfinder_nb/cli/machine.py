@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import CliError, add_db_option, open_store_from, progress
+from ._common import CliError, open_store_from, progress
 
 __all__ = ["register"]
 
@@ -18,7 +18,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a slim ResNet on label 1 (mock lenses) against label 0 (non-lenses), plus freshly "
                     "simulated images, keep a held-out validation split, and save the model with its metadata "
                     "(data snapshot, parameters, validation ROC AUC and TPR at 1 %% / 0.1 %% FPR).")
-    add_db_option(p)
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="passes over the training set, exactly (default: up to 16, fewer if the whole run "
                         "would not fit in 4 minutes on a busy machine)")
@@ -38,7 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predict", help="score every subject with a trained model into the machine_scores table",
         description="Write one machine score per subject (in_training marks the subjects the model saw). "
                     "Machine scores are for teachers and analysts; volunteers never see them.")
-    add_db_option(p)
     p.add_argument("--model", type=Path, default=None, metavar="MODEL",
                    help="model file (default: <data folder>/models/lensfinder-cnn.pt)")
     p.set_defaults(func=_predict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_db_option, db_path_from
+from ._common import db_path_from
 
 __all__ = ["register"]
 
@@ -17,7 +17,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "optional manifest.csv with image_sep) the same way: lens brightness, size and colour, "
                     "arc/lens flux, arc colour and S/N, ring completeness, theta_E, noise; print the "
                     "comparison and the AUC of a pixel probe that tries to tell mocks from real lenses.")
-    add_db_option(p)
     p.add_argument("real", type=Path, metavar="FOLDER", help="folder of real lens FITS cubes")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="write realism.csv, realism_stats.csv, realism.png and contact_sheet.png here "

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._common import CliError, add_db_option, open_store_from
+from ._common import CliError, open_store_from
 
 __all__ = ["register"]
 
@@ -16,13 +16,11 @@ _METHODS = ("majority", "weighted", "swap", "swap-offline", "dawid-skene")
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("users", help="volunteer metrics (TP, FP, ..., PL, PD, skill) as a CSV table",
                               description="Write one row per volunteer with training performance and skill.")
-    add_db_option(p)
     p.add_argument("--out", type=Path, required=True, help="output table (.csv, .fits or .xml)")
     p.set_defaults(func=_users)
 
     p = subparsers.add_parser("score", help="score every subject with one method and store the scores",
                               description="Score every subject and replace the stored scores of the method.")
-    add_db_option(p)
     p.add_argument("--method", choices=_METHODS, default="swap", help="aggregation method (default: swap)")
     p.add_argument("--all", action="store_true", help="score and store every method, each with its own thresholds")
     p.add_argument("--out", type=Path, default=None, help="also write the scores to this table (.csv/.fits/.xml)")
@@ -36,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("candidates", help="detected unknown subjects, best first, as CSV/FITS/VOTable",
                               description="Score the subjects and write the detected unknown ones.")
-    add_db_option(p)
     p.add_argument("--method", choices=_METHODS, default="swap", help="aggregation method (default: swap)")
     p.add_argument("--top", type=int, default=None, metavar="N", help="keep only the N most probable")
     p.add_argument("--detect", type=float, default=None, help="detection threshold (default: the method's)")
@@ -46,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("simulate-class", help="a simulated class votes on the subjects (demo data for the "
                               "analysis pages)", description="Add the votes of a simulated class of volunteers "
                               "with realistic skills; the same seed adds nothing the second time.")
-    add_db_option(p)
     p.add_argument("--volunteers", type=int, default=40, help="number of students (default: 40)")
     p.add_argument("--votes-per-volunteer", type=int, default=None, metavar="N",
                    help="mean votes per student (default: about 10 votes per unknown subject)")

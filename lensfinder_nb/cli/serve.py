@@ -1,31 +1,31 @@
-"""`lensfinder serve`: the Voilà pages on loopback, with idle kernels culled."""
+"""`lensfinder serve`: the Voilà pages on loopback, with idle kernels culled, stopped cleanly by any signal."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
+import signal
+import time
 
-from ..settings import PROJECT_ROOT
-from ._common import add_db_option, db_path_from, open_store_from
+from ..settings import option_help
+from ._common import db_path_from, open_store_from
 
-__all__ = ["register", "voila_command"]
+__all__ = ["register", "STOP_SIGNALS"]
+
+#: signals that stop `lensfinder serve` in order: Voilà and its kernels first, then itself
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)")
-    p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
-    p.add_argument("--pool-size", type=int, default=1,
-                   help="pre-started kernels for the classify page (0 to disable; each costs its memory)")
-    p.add_argument("--cull-idle-s", type=int, default=900, help="shut kernels down after this many idle seconds")
+    p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)",
+                       description="Serve the pages with Voilà until stopped by Ctrl-C, SIGTERM or SIGHUP, which "
+                                   "stop Voilà and its kernels before lensfinder exits.")
+    p.add_argument("--port", type=int, help=option_help("port"))
+    p.add_argument("--pool-size", type=int, help=option_help("pool_size"))
+    p.add_argument("--cull-idle-s", type=int, help=option_help("cull_idle_s"))
     p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
-    add_db_option(p)
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("guide", help="build the field-guide pictures (lens types and look-alikes) if missing")
-    add_db_option(p)
     p.set_defaults(func=_guide)
 
 
@@ -36,24 +36,9 @@ def _guide(args: argparse.Namespace) -> int:
     return 0
 
 
-def voila_command(port: int, *, pool_size: int = 1, cull_idle_s: int = 900) -> list[str]:
-    """The Voilà command line for the apps folder (tree mode: every page under /voila/render/)."""
-    cmd = [sys.executable, "-m", "voila", "apps", f"--port={port}", "--no-browser",
-           "--Voila.ip=127.0.0.1",
-           f"--MappingKernelManager.cull_idle_timeout={cull_idle_s}",
-           "--MappingKernelManager.cull_interval=60",
-           "--MappingKernelManager.cull_connected=False",
-           "--VoilaConfiguration.show_tracebacks=False"]
-    if pool_size > 0:
-        # Only the classify page gets pre-started kernels: each costs its full memory.
-        pools = json.dumps({"classify.ipynb": {"pool_size": pool_size}, "default": {"pool_size": 0}})
-        cmd += ["--preheat_kernel=True", f"--pool_size={pool_size}",
-                f"--VoilaKernelManager.kernel_pools_config={pools}"]
-    return cmd
-
-
 def _serve(args: argparse.Namespace) -> int:
     from ..store import queries
+    settings = args.settings
     store = open_store_from(args)
     if not args.no_demo and queries.count_subjects(store) == 0:
         from ..sim.demo import build_demo
@@ -61,18 +46,34 @@ def _serve(args: argparse.Namespace) -> int:
         print("The store is empty: building the demo data first.", flush=True)
         print(build_demo(store, seed=0, progress=progress), flush=True)
     from ..sim.guide import ensure_guide
-    ensure_guide(store.settings.data_dir)
-    env = dict(os.environ, LENSFINDER_DB=str(db_path_from(args)))
-    url = f"http://127.0.0.1:{args.port}/voila/render/classify.ipynb"
-    print(f"Serving lensfinder at {url}  (tree: http://127.0.0.1:{args.port}/)  Ctrl-C stops.", flush=True)
+    ensure_guide(settings.data_dir)
     from ..classify.identity import new_teacher_key
+    from ..ui.server import VoilaServer
+    base = f"http://{settings.ip}:{settings.port}"
+    print(f"Serving lensfinder at {base}/voila/render/classify.ipynb  (tree: {base}/)  Ctrl-C stops.", flush=True)
     print(f"Teacher's dashboard (keep this link private; a new one is made at each start): "
-          f"http://127.0.0.1:{args.port}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
-    proc = subprocess.Popen(voila_command(args.port, pool_size=args.pool_size, cull_idle_s=args.cull_idle_s),
-                            cwd=PROJECT_ROOT, env=env)
+          f"{base}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
+    store.close()
+    return _run_until_stopped(lambda: VoilaServer(settings))
+
+
+def _run_until_stopped(start) -> int:
+    """Run the server ``start()`` returns until it exits or a stop signal arrives; then stop it, kernels included."""
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in STOP_SIGNALS}
+    server = None
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=20)
+        # The handlers only note the signal, so it can never interrupt the start half-way and
+        # lose the handle on a Voilà that is already running.
+        server = start()
+        while not received and server.process.poll() is None:
+            time.sleep(0.2)
+        if not received:
+            return server.process.returncode
+        print(f"lensfinder: stopping the server ({signal.Signals(received[0]).name})", flush=True)
         return 0
+    finally:
+        if server is not None:
+            server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

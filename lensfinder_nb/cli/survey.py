@@ -6,7 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from ._common import CliError, add_db_option, db_path_from, open_store_from, progress
+from ..settings import option_help
+from ._common import CliError, db_path_from, open_store_from, progress
 
 __all__ = ["register"]
 
@@ -19,7 +20,6 @@ def register(subparsers) -> None:
     p.add_argument("path", type=Path, metavar="PATH", help="folder (searched recursively) or a single file")
     p.add_argument("--labels", type=Path, metavar="FILE.csv",
                    help="CSV with name or file, ra, dec (degrees), label (1 lens, 0 not a lens, -1 unknown)")
-    add_db_option(p)
     p.set_defaults(func=_ingest)
 
     p = subparsers.add_parser(
@@ -37,9 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=4, help="parallel downloads (default: 4)")
     p.add_argument("--retries", type=int, default=4, help="retries per file after the first attempt (default: 4)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the service (default: 30)")
-    p.add_argument("--base-url", default=None,
-                   help="cutout service (default: $LENSFINDER_CUTOUT_URL or https://www.legacysurvey.org/viewer)")
-    add_db_option(p)
+    p.add_argument("--base-url", dest="cutout_url", metavar="URL", help=option_help("cutout_url"))
     p.set_defaults(func=_fetch)
 
     p = subparsers.add_parser("known", help="list subjects that sit on a known lens (lenscat catalogue)",
@@ -47,7 +45,6 @@ def register(subparsers) -> None:
                                           "and candidates and print (or write) the matches.")
     p.add_argument("--radius", type=float, default=5.0, help="match radius in arcsec (default: 5)")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the matches as CSV instead of printing them")
-    add_db_option(p)
     p.set_defaults(func=_known)
 
 
@@ -82,7 +79,7 @@ def _fetch(args: argparse.Namespace) -> int:
     catalog = read_catalog(args.catalog)
     out = args.out or db_path_from(args).parent / "downloads" / args.layer
     report = fetch_cutouts(catalog, out, layer=args.layer, size=args.size, bands=args.bands,
-                           pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.base_url,
+                           pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.settings.cutout_url,
                            workers=args.workers, retries=args.retries, timeout_s=args.timeout, progress=progress)
     for name, reason in report.failed:
         print(f"failed: {name}: {reason}")

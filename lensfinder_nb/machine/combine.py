@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from ..scoring.metrics import skill_bits, swap_agent
 from ..scoring.swap import SWAP_DEFAULTS
 
@@ -155,5 +156,5 @@ def skill_from_store(store, model: str | None = None, **kwargs) -> MachineSkill:
 
     df = queries.machine_skill_sample(store, model)
     if df.empty or df["y"].nunique() < 2:
-        raise ValueError("no held-out training subjects with machine scores; run `lensfinder predict`")
+        raise InvalidInput("no held-out training subjects with machine scores; run `lensfinder predict`")
     return measure_skill(df["score"], df["y"], **kwargs)

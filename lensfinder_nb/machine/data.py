@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from ..imaging import files as cube_io
 from ..sim import sky
 from .inputs import CROP_PIX, RAW_PIX, SCALES, augment, crop_raw, dihedral, prepare, views  # noqa: F401
@@ -87,7 +88,7 @@ def _cube_refs(frame: pd.DataFrame) -> list:
     refs = frame["cube"].tolist()
     if any(r is None or (isinstance(r, float) and np.isnan(r)) for r in refs):
         missing = frame.loc[frame["cube"].isna(), "subject"].head(3).tolist()
-        raise ValueError(f"subjects without a cube cannot be scored: {missing}")
+        raise InvalidInput(f"subjects without a cube cannot be scored: {missing}")
     return refs
 
 
@@ -155,7 +156,7 @@ def store_training_set(store, include_confirmed: bool = False, progress: Callabl
         frame = pd.concat([frame, extra], ignore_index=True)
     frame = frame.sort_values("subject", ignore_index=True)
     if frame["y"].nunique() < 2:
-        raise ValueError("training needs subjects with label 1 (mock lenses) and label 0 (non-lenses); "
+        raise InvalidInput("training needs subjects with label 1 (mock lenses) and label 0 (non-lenses); "
                          "run `lensfinder demo` or ingest some")
     x = load_raw(store, frame, progress)
     info = _params_info(frame).assign(cube=frame["cube"].to_numpy(object))

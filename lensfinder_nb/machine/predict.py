@@ -19,10 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import UserError
 from .data import dihedral, load_prepared
 
 __all__ = ["save_model", "load_model", "score_prepared", "predict_store",
-           "default_model_path", "model_id"]
+           "default_model_path", "model_id", "ModelMissing"]
+
+
+class ModelMissing(UserError, FileNotFoundError):
+    """No model file where one was asked for; the message says how to make one."""
 
 
 def default_model_path(store) -> Path:
@@ -55,7 +60,7 @@ def load_model(path: str | os.PathLike):
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no model file {path}; train one with `lensfinder train`")
+        raise ModelMissing(f"no model file {path}; train one with `lensfinder train`")
     blob = torch.load(path, map_location="cpu", weights_only=True)
     meta = blob["metadata"]
     n_in = 3 * len(meta["input"]["scales"])

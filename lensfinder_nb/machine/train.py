@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from ..scoring.evaluation import completeness_at_fpr, roc_auc
 from .data import (CROP_PIX, SCALES, LabelledSet, data_hash, paired_backgrounds, real_lens_set, store_training_set,
                    synthetic_chunks)
@@ -185,7 +186,7 @@ def train_from_store(store, config: TrainConfig | None = None, progress: Callabl
     labelled = store_training_set(store, config.include_confirmed, progress)
     tr, va = split(labelled.y, config.val_fraction, config.seed)
     if len(va) == 0 or len(np.unique(labelled.y[va])) < 2:
-        raise ValueError("too few labelled subjects for a validation split with both classes")
+        raise InvalidInput("too few labelled subjects for a validation split with both classes")
     train = _training_array(store, labelled.subset(tr), config, progress)
     t_data = time.perf_counter() - t0
     fit_config = config

@@ -41,24 +41,22 @@ import urllib3
 from urllib3.exceptions import (ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError,
                                 ProtocolError, ReadTimeoutError)
 
+from ..errors import InvalidInput, UserError
 from ..imaging.files import write_file
 from .labels import read_catalog
 
 __all__ = ["FetchReport", "FetchUnavailable", "fetch_cutouts", "read_catalog", "cutout_url",
-           "DEFAULT_BASE_URL", "ENV_BASE_URL"]
+           "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://www.legacysurvey.org/viewer"
-ENV_BASE_URL = "LENSFINDER_CUTOUT_URL"
 MAX_SIZE = 3000
 _RETRY_STATUS = frozenset({408, 429, *range(500, 600)})
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _HEADERS = {"User-Agent": "lensfinder (citizen-science lens search)"}
 
 
-class FetchUnavailable(RuntimeError):
+class FetchUnavailable(UserError, RuntimeError):
     """The cutout service cannot be reached at all; the message is one line."""
-
-    user_facing = True  # the CLI reports it as a one-line error
 
 
 class _Refused(Exception):
@@ -288,7 +286,7 @@ def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer
         and ``<name>.jpg``; created if needed.
     layer, size, bands, pixscale : passed to the service (``size`` in pixels per side, at most
         3000; ``pixscale`` in arcsec per pixel).
-    base_url : the service (default ``$LENSFINDER_CUTOUT_URL`` or :data:`DEFAULT_BASE_URL`).
+    base_url : the service (default :data:`DEFAULT_BASE_URL`).
     workers : parallel downloads (be kind to a shared public service: 4 is plenty).
     retries, timeout_s, backoff_s : attempts after the first; seconds per connect or read;
         back-off unit in seconds (the first retry at once, then 1, 2, 4, ... units, each
@@ -302,12 +300,12 @@ def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer
         or stopped answering for many rows in a row.
     """
     if not 1 <= int(size) <= MAX_SIZE:
-        raise ValueError(f"size must be 1 to {MAX_SIZE} pixels, got {size}")
+        raise InvalidInput(f"size must be 1 to {MAX_SIZE} pixels, got {size}")
     if not (pixscale > 0 and math.isfinite(pixscale)):
-        raise ValueError(f"pixscale must be a positive number of arcsec per pixel, got {pixscale}")
+        raise InvalidInput(f"pixscale must be a positive number of arcsec per pixel, got {pixscale}")
     if not bands or not bands.isalpha():
-        raise ValueError(f"bands must be letters like 'grz', got {bands!r}")
-    base_url = (base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
+        raise InvalidInput(f"bands must be letters like 'grz', got {bands!r}")
+    base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
     cat = read_catalog(catalog_frame)
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InvalidInput
 from ..store.tables import TableError
 from .collect import collect_cutouts, list_files
 from .crossmatch import DUPLICATE_RADIUS_ARCSEC
@@ -49,7 +50,7 @@ __all__ = ["IngestError", "IngestReport", "ingest_directory", "ingest_files", "c
 Progress = Callable[..., Iterable]
 
 
-class IngestError(ValueError):
+class IngestError(InvalidInput):
     """A problem with the whole ingest (missing folder, unreadable labels file)."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput, UserError
 from .crossmatch import nearest_within, sky_coords
 
 __all__ = ["LenscatMissing", "load_catalog", "match_known", "known_subjects", "INSTALL_COMMAND"]
@@ -37,10 +38,8 @@ _CSV = "lenscat/data/catalog.csv"
 MATCH_COLUMNS = ["known_name", "known_type", "known_grade", "known_zlens", "known_ref", "sep_arcsec"]
 
 
-class LenscatMissing(ImportError):
+class LenscatMissing(UserError, ImportError):
     """The lenscat catalogue is not installed."""
-
-    user_facing = True  # the CLI reports it as a one-line error
 
 
 def _catalog_path() -> Path:
@@ -100,7 +99,7 @@ def match_known(ra: Sequence[float] | np.ndarray, dec: Sequence[float] | np.ndar
     and sep_arcsec (NaN without a match).  Positions that are NaN never match.
     """
     if not radius_arcsec > 0:
-        raise ValueError(f"radius_arcsec must be positive, got {radius_arcsec}")
+        raise InvalidInput(f"radius_arcsec must be positive, got {radius_arcsec}")
     index, sep = nearest_within(ra, dec, _catalog_coords, radius_arcsec)
     n = len(index)
     out = pd.DataFrame({"known_name": [""] * n, "known_type": [""] * n, "known_grade": [""] * n,

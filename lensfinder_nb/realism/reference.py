@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
+
 __all__ = ["RealLenses", "load_real_lenses", "split_reference", "SEPARATION_BINS"]
 
 #: image-separation bins (arcsec) used to report recall: below 1.5" ground-based seeing hides most arcs
@@ -66,7 +68,7 @@ def load_real_lenses(folder: str | Path, size: int = 101) -> RealLenses:
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".fits", ".fit") or p.name.endswith(".fits.gz"))
     if not files:
-        raise ValueError(f"{folder}: no FITS cubes")
+        raise InvalidInput(f"{folder}: no FITS cubes")
     manifest = folder / "manifest.csv"
     meta = pd.read_csv(manifest) if manifest.exists() else pd.DataFrame({"file": [p.name for p in files]})
     meta = meta.set_index("file") if "file" in meta else pd.DataFrame(index=[p.name for p in files])
@@ -74,7 +76,7 @@ def load_real_lenses(folder: str | Path, size: int = 101) -> RealLenses:
     for p in files:
         data = np.asarray(fits.getdata(p), np.float32)
         if data.ndim != 3 or data.shape[0] != 3 or min(data.shape[1:]) < size:
-            raise ValueError(f"{p.name}: expected a g, r, z cube of at least {size} x {size} pixels, got {data.shape}")
+            raise InvalidInput(f"{p.name}: expected a g, r, z cube of at least {size} x {size} pixels, got {data.shape}")
         y0, x0 = (data.shape[1] - size) // 2, (data.shape[2] - size) // 2
         cubes.append(data[:, y0:y0 + size, x0:x0 + size])
         row = meta.loc[p.name].to_dict() if p.name in meta.index else {}

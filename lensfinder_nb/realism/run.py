@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from .measure import measure_cubes
 from .population import match_noise, mock_lenses
 from .probe import probe_auc
@@ -45,7 +46,7 @@ def realism_report(real_folder: str | Path, out_dir: str | Path | None = None, n
     if part != "all":
         real = real.subset(real.table["part"] == part)
         if len(real) == 0:
-            raise ValueError(f"no real lenses in part {part!r}")
+            raise InvalidInput(f"no real lenses in part {part!r}")
     rng = np.random.default_rng(seed)
     made = mock_lenses(n_mocks, seed=seed)
     mocks, params = made.images, made.params

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
+
 __all__ = ["CodedVotes", "code_votes", "as_coded", "assign_status", "STATUSES"]
 
 STATUSES = ("detected", "rejected", "undecided")
@@ -171,7 +173,7 @@ def assign_status(probability: np.ndarray, n_votes: np.ndarray, detect: float, r
     Subjects with fewer than ``min_votes`` counted votes stay 'undecided'.
     """
     if not reject <= detect:
-        raise ValueError(f"the rejection threshold {reject} is above the detection threshold {detect}")
+        raise InvalidInput(f"the rejection threshold {reject} is above the detection threshold {detect}")
     status = np.full(len(probability), "undecided", dtype=object)
     enough = np.asarray(n_votes) >= min_votes
     status[(probability > detect) & enough] = "detected"

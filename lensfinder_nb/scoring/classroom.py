@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from .crowd_sim import training_rate
 
 __all__ = ["simulate_class", "SimulatedClass", "demo_truth"]
@@ -74,11 +75,11 @@ def simulate_class(store, n_volunteers: int = 40, votes_per_volunteer: int | Non
     SimulatedClass
     """
     if n_volunteers < 1:
-        raise ValueError(f"n_volunteers must be at least 1, got {n_volunteers}")
+        raise InvalidInput(f"n_volunteers must be at least 1, got {n_volunteers}")
     rng = np.random.default_rng(seed)
     subj = store.subjects()[["subject", "label"]]
     if subj.empty:
-        raise ValueError("the store has no subjects to vote on")
+        raise InvalidInput("the store has no subjects to vote on")
     truth = demo_truth(store) if truth is None else truth
     label = subj["label"].to_numpy(dtype=np.int8)
     is_lens = np.where(label >= 0, label, 0).astype(np.int8)
@@ -90,7 +91,7 @@ def simulate_class(store, n_volunteers: int = 40, votes_per_volunteer: int | Non
     if votes_per_volunteer is None:
         votes_per_volunteer = int(np.ceil(10 * max(len(pools[-1]), 1) / (0.8 * n_volunteers)))
     if votes_per_volunteer < 1:
-        raise ValueError(f"votes_per_volunteer must be at least 1, got {votes_per_volunteer}")
+        raise InvalidInput(f"votes_per_volunteer must be at least 1, got {votes_per_volunteer}")
 
     careless = rng.random(n_volunteers) < 0.15
     pl = np.where(careless, rng.uniform(0.4, 0.65, n_volunteers), rng.beta(5, 2, n_volunteers))

@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import InvalidInput
+
 __all__ = ["read_panoptes", "PanoptesError", "panoptes_answer"]
 
 _REQUIRED = ("classification_id", "user_name", "user_id", "created_at", "annotations", "subject_ids")
@@ -30,7 +32,7 @@ _YES = ("yes", "lens", "true", "y")
 _NO = ("no", "not", "non", "false", "n")
 
 
-class PanoptesError(ValueError):
+class PanoptesError(InvalidInput):
     """A malformed export; the message names the line."""
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from ..imaging import files as cubes
 
 __all__ = ["SimulateTask", "BatchResult", "SimulateReport", "simulate_into_store", "run_simulate_task",
@@ -418,7 +419,7 @@ def simulate_into_store(store, n: int, *, scale: str = "galaxy", seed: int = 0, 
     t0 = time.perf_counter()
     pool = background_pool(store, scale)
     if len(pool) == 0:
-        raise ValueError(f"the store holds no label-0 backgrounds for {scale}-scale mocks "
+        raise InvalidInput(f"the store holds no label-0 backgrounds for {scale}-scale mocks "
                          "(run `lensfinder demo` or ingest real non-lens cutouts first)")
     if not catalogue_theta_e:
         pool = pool.assign(params=[{k: v for k, v in p.items() if k not in ("z_lens", "z", "m500_msun",

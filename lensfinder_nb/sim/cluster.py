@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from ._common import _shear, _uniform
 from .lenstronomy_adapter import _cosmo, _lens_cosmo, _lenstronomy_lens, _nfw_alpha
 
@@ -115,7 +116,7 @@ def _draw_cluster_lenses(rng, n, r, fixed=None) -> pd.DataFrame:
             "bcg_theta_e_arcsec": te_bcg, "bcg_sigma_v_kms": sig,
         })
     if len(rows) < n:
-        raise ValueError(f"only {len(rows)} of {n} cluster draws reached theta_E in {r['theta_e_arcsec']}; "
+        raise InvalidInput(f"only {len(rows)} of {n} cluster draws reached theta_E in {r['theta_e_arcsec']}; "
                          "widen m200_msun or theta_e_arcsec")
     return pd.DataFrame(rows)
 

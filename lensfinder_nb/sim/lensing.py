@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from .arcs import (ARC_PACK_UNIT_NMGY, add_arc_noise, arc_masks, arc_snr, pack_arcs, quality_cuts,
                          unpack_arcs)
 from .cluster import cluster_theta_e_arcsec, m500_to_m200, max_theta_e_arcsec
@@ -134,7 +135,7 @@ def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_
         lo, hi = ranges.get("theta_e_arcsec", DEFAULT_RANGES["cluster"]["theta_e_arcsec"])
         fit = max_theta_e_arcsec(npix, pixscale_arcsec)
         if lo >= fit:
-            raise ValueError(f"cluster theta_E from {lo}\" does not fit a {npix}-pixel cutout (at most {fit:.1f}\"); "
+            raise InvalidInput(f"cluster theta_E from {lo}\" does not fit a {npix}-pixel cutout (at most {fit:.1f}\"); "
                              "use larger cutouts (201 pixels fit 4-20\")")
         ranges["theta_e_arcsec"] = (lo, min(hi, fit))
     if lens_light is not None:

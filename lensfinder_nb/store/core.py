@@ -39,6 +39,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -359,11 +360,16 @@ def _stop_all_folders() -> None:
         store._stop_folder()
 
 
-def open_store(path: str | os.PathLike | None = None, **settings: Any) -> Store:
-    """Open (creating or upgrading) the store at ``path`` (default: :func:`~lensfinder_nb.settings.default_db_path`)."""
+def open_store(path: str | os.PathLike | None = None, *, settings: Settings | None = None, **values: Any) -> Store:
+    """Open (creating or upgrading) the store at ``path``.
+
+    ``settings``: the entry point's :class:`Settings` (default: built from the environment, so
+    ``$LENSFINDER_DB`` or ``data/lensfinder.duckdb``); ``path`` and ``values`` override its fields.
+    """
     if path is not None:
-        settings["db_path"] = Path(path).expanduser().resolve()
-    return Store(Settings(**settings))
+        values["db_path"] = path
+    settings = Settings.from_env(**values) if settings is None else replace(settings, **values)
+    return Store(settings)
 
 
 def _refuse_unknown_subjects(unknown: list[str]) -> None:

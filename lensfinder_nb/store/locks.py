@@ -15,10 +15,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..errors import UserError
+
 __all__ = ["LockTimeout", "file_lock"]
 
 
-class LockTimeout(RuntimeError):
+class LockTimeout(UserError, RuntimeError):
     """The store stayed busy for longer than the caller was willing to wait."""
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import InvalidInput
+
 __all__ = ["StoreError", "QueryError", "parse_answer", "parse_timestamp", "check_id", "marks_json",
            "vote_event", "validate_subjects", "prepare_vote_import", "content_vote_ids",
            "SUBJECT_COLUMNS", "VOTE_FIELDS", "MAX_ID_CHARS"]
@@ -35,7 +37,7 @@ _LENS = {"1", "lens", "yes", "y", "true", "l"}
 _NOT = {"0", "not", "not a lens", "not_lens", "notlens", "no", "n", "false", "nonlens"}
 
 
-class StoreError(ValueError):
+class StoreError(InvalidInput):
     """Input the store refuses; the message says what and where."""
 
 

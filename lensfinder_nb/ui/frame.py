@@ -1,23 +1,25 @@
 """The frame every page shares: title, language switch, navigation, the error line, and sign-in.
 
-A page builds a :class:`PageFrame`, then fills ``frame.body`` from a ``render(frame)``
-callback.  Switching language calls ``render`` again with the new translator, so pages
-keep all their text in the catalogues (``lensfinder_nb/locales``) and none in code.
+A page starts with :func:`open_page`, the page's entry point: it builds the page's one
+:class:`~lensfinder_nb.settings.Settings` (environment, then the teacher's class settings from
+the store), opens the store and makes a :class:`PageFrame`, which fills ``frame.body`` from a
+``render(frame)`` callback.  Switching language calls ``render`` again with the new translator,
+so pages keep all their text in the catalogues (``lensfinder_nb/locales``) and none in code.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import ipywidgets as w
 
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
 from ..classify.identity import Identity, IdentityError, identify, parse_query, personal_link, sign_up
+from ..settings import Settings
 from ..store import Store
 from .common import ErrorArea, escape, guarded
 
-__all__ = ["PageFrame", "PAGES", "STYLE"]
+__all__ = ["PageFrame", "PAGES", "STYLE", "open_page", "request_query_string"]
 
 #: navigation order: (page notebook name, catalogue key of its title)
 PAGES = (("tutorial", "nav.tutorial"), ("classify", "nav.classify"), ("me", "nav.me"))
@@ -30,14 +32,52 @@ img.lf-image { image-rendering: pixelated; }
 </style>"""
 
 
-class PageFrame(w.VBox):
-    """Header + error line + body for page ``page`` ("classify", "me", "teacher", "tutorial")."""
+def request_query_string(settings: Settings) -> str:
+    """The page's query string (untrusted): set by Voilà per request, or awaited in a pre-heated kernel."""
+    if settings.query_string is not None:
+        return settings.query_string
+    try:
+        from voila.utils import get_query_string
+    except ImportError:  # plain JupyterLab without Voilà
+        return ""
+    return get_query_string() or ""
 
-    def __init__(self, page: str, store: Store, *, query_string: str | None = None,
-                 render: Callable[["PageFrame"], None] | None = None) -> None:
+
+def open_page(page: str, render: Callable[["PageFrame"], None], *, query_string: str | None = None,
+              store: Store | None = None, settings: Settings | None = None,
+              identify_person: bool = True) -> PageFrame:
+    """A page's entry point: settings, store, frame, the person, then the first render.
+
+    ``settings`` default to the environment's (for the store ``store`` when one is given);
+    ``query_string`` to the request's.  ``identify_person`` False leaves identity to the page
+    (the teacher's dashboard checks its own key).
+    """
+    if settings is None:
+        settings = Settings.from_env(db_path=None if store is None else store.path)
+    if store is None:
+        from ..store import open_store
+        store = open_store(settings=settings)
+    query = request_query_string(settings) if query_string is None else query_string
+    frame = PageFrame(page, store, settings=settings, query_string=query, render=render)
+    if identify_person:
+        frame.resolve_identity()
+    frame.refresh()
+    return frame
+
+
+class PageFrame(w.VBox):
+    """Header + error line + body for page ``page`` ("classify", "me", "teacher", "tutorial").
+
+    ``settings`` (default: the store's) are the page's; :meth:`refresh` reloads their class
+    settings from the store, so a render always sees the teacher's latest choices.
+    """
+
+    def __init__(self, page: str, store: Store, *, settings: Settings | None = None,
+                 query_string: str | None = None, render: Callable[["PageFrame"], None] | None = None) -> None:
         self.page = page
         self.store = store
-        self.query_string = os.environ.get("QUERY_STRING", "") if query_string is None else query_string
+        self.settings = store.settings if settings is None else settings
+        self.query_string = (self.settings.query_string or "") if query_string is None else query_string
         self.params = parse_query(self.query_string)
         lang = self.params.get("lang", DEFAULT_LANGUAGE)
         self.t = Translator(lang)
@@ -66,7 +106,8 @@ class PageFrame(w.VBox):
         return personal_link(page, self.identity, lang=self.t.lang, **extra)
 
     def refresh(self) -> None:
-        """Re-run the page's render callback (after sign-in or a language change)."""
+        """Reload the class settings and re-run the page's render callback (start, sign-in, language change)."""
+        self.settings = self.settings.with_classroom(self.store)
         self._label()
         if self._render is not None:
             self._render(self)
@@ -75,7 +116,7 @@ class PageFrame(w.VBox):
     def resolve_identity(self) -> Identity | None:
         """Identify from JupyterHub or the query string; shows a clear message on a bad key."""
         try:
-            self.identity = identify(self.store, self.query_string)
+            self.identity = identify(self.store, self.query_string, hub_user=self.settings.hub_user)
         except IdentityError as exc:
             self.errors.show(self.t(f"signin.{exc}"))
             self.identity = None

@@ -15,7 +15,8 @@ import pandas as pd
 from ..classify import personal
 from ..store import Store
 from .common import escape
-from .frame import PageFrame
+from ..settings import Settings
+from .frame import PageFrame, open_page
 
 __all__ = ["me_page", "MeView"]
 
@@ -27,18 +28,14 @@ _CSS = """<style>
 </style>"""
 
 
-def me_page(query_string: str | None = None, store: Store | None = None) -> PageFrame:
+def me_page(query_string: str | None = None, store: Store | None = None,
+            settings: Settings | None = None) -> PageFrame:
     """The personal centre page (``apps/me.ipynb``).
 
-    ``query_string`` defaults to ``$QUERY_STRING`` (Voilà) and ``store`` to the default store.
+    ``query_string``, ``store`` and ``settings`` default to the request's, the settings' store
+    and the environment's (:func:`~lensfinder_nb.ui.frame.open_page`).
     """
-    if store is None:
-        from ..store import open_store
-        store = open_store()
-    frame = PageFrame("me", store, query_string=query_string, render=_render)
-    frame.resolve_identity()
-    _render(frame)
-    return frame
+    return open_page("me", _render, query_string=query_string, store=store, settings=settings)
 
 
 def _render(frame: PageFrame) -> None:

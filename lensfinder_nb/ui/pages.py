@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import ipywidgets as w
 
+from ..settings import Settings
 from .common import escape
-from .frame import PageFrame
+from .frame import PageFrame, open_page
 
-__all__ = ["classify_page", "tutorial_page", "query_string", "PRACTICE_ROUND"]
+__all__ = ["classify_page", "tutorial_page", "PRACTICE_ROUND"]
 
 PRACTICE_ROUND = 10
-
-
-def query_string() -> str:
-    """The page's query string (untrusted): set by Voilà per request, or awaited in a pre-heated kernel."""
-    qs = os.environ.get("QUERY_STRING")
-    if qs is not None:
-        return qs
-    try:
-        from voila.utils import get_query_string
-    except ImportError:  # plain JupyterLab without Voilà
-        return ""
-    return get_query_string() or ""
-
-
-def _open_store():
-    from ..store import open_store
-    return open_store()
-
-
-def _start(page: str, render, query: str | None) -> PageFrame:
-    frame = PageFrame(page, _open_store(), query_string=query_string() if query is None else query, render=render)
-    frame.resolve_identity()
-    frame.refresh()
-    return frame
 
 
 def _sign_in_body(frame: PageFrame) -> list[w.Widget]:
@@ -44,8 +20,11 @@ def _sign_in_body(frame: PageFrame) -> list[w.Widget]:
             frame.sign_in_form(lambda _who: frame.refresh())]
 
 
-def classify_page(query: str | None = None) -> PageFrame:
-    """Sign in (or arrive with a personal link / JupyterHub), then classify."""
+def classify_page(query: str | None = None, settings: Settings | None = None) -> PageFrame:
+    """Sign in (or arrive with a personal link / JupyterHub), then classify.
+
+    ``query`` and ``settings`` default to the request's and the environment's (:func:`open_page`).
+    """
 
     def render(frame: PageFrame) -> None:
         from ..classify.session import ClassifySession
@@ -54,22 +33,20 @@ def classify_page(query: str | None = None) -> PageFrame:
         if frame.identity is None:
             frame.body.children = _sign_in_body(frame)
             return
-        store = frame.store
+        store, classroom = frame.store, frame.settings.classroom
         session = getattr(frame, "session", None)
         if session is None:
             session = frame.session = ClassifySession(
                 store, frame.identity.user_id, session_id=uuid.uuid4().hex[:12],
-                rate_scale=float(store.get_setting("training_rate_scale", 1.0)),
-                routing=bool(store.get_setting("routing", False)))
-        guide = FieldGuide(store.settings.data_dir, frame.t)
-        frame.view = ClassifyView(session, frame.t, feedback=bool(store.get_setting("feedback", True)),
-                                  errors=frame.errors, guide=guide)
+                rate_scale=classroom.training_rate_scale, routing=classroom.routing)
+        guide = FieldGuide(frame.settings.data_dir, frame.t)
+        frame.view = ClassifyView(session, frame.t, feedback=classroom.feedback, errors=frame.errors, guide=guide)
         frame.body.children = [frame.signed_in_banner(), frame.view]
 
-    return _start("classify", render, query)
+    return open_page("classify", render, query_string=query, settings=settings)
 
 
-def tutorial_page(query: str | None = None) -> PageFrame:
+def tutorial_page(query: str | None = None, settings: Settings | None = None) -> PageFrame:
     """What a strong lens is, the field guide, a practice round with feedback, then a link to classify."""
 
     def render(frame: PageFrame) -> None:
@@ -128,4 +105,4 @@ def tutorial_page(query: str | None = None) -> PageFrame:
                                        w.HTML(f"<h3>{escape(t('tutorial.practice', n=PRACTICE_ROUND))}</h3>"),
                                        frame.view, done]
 
-    return _start("tutorial", render, query)
+    return open_page("tutorial", render, query_string=query, settings=settings)

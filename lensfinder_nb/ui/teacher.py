@@ -3,36 +3,28 @@
 The page shows nothing but a "teacher key required" message unless ``?key=`` matches the
 teacher key (:func:`lensfinder_nb.classify.identity.is_teacher`; ``lensfinder serve`` prints the link).
 
-Settings written here (read by the classify page and the routing feature):
-
-``feedback`` (bool, default True)
-    show right/wrong after a vote on a training subject.
-``training_rate_scale`` (float, 0.5-2, default 1.0)
-    multiplier on the share of training subjects served.
-``routing`` (bool, default False)
-    send hard subjects to skilled volunteers (machine routing).
+The switches edit the class settings (:class:`~lensfinder_nb.settings.ClassSettings`: feedback,
+training_rate_scale, routing; defaults and limits are written there), which the classify and
+tutorial pages read through their page settings.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import ipywidgets as w
 import pandas as pd
 
 from ..classify.identity import is_teacher
+from ..settings import ClassSettings, Settings
 from ..store import Store, StoreError, queries
 from .common import escape
-from .frame import PageFrame
+from .frame import PageFrame, open_page
 
-__all__ = ["teacher_page", "TeacherView", "CLASS_SETTINGS", "class_table", "activity", "top_candidates",
-           "import_vote_file"]
-
-#: setting key -> default; the dashboard's switches write these with ``store.set_setting``
-CLASS_SETTINGS = {"feedback": True, "training_rate_scale": 1.0, "routing": False}
-TRAINING_RATE_RANGE = (0.5, 2.0)
+__all__ = ["teacher_page", "TeacherView", "class_table", "activity", "top_candidates", "import_vote_file"]
 GRID_OPTIONS = {"defaultColDef": {"sortable": True, "filter": True, "resizable": True},
                 "animateRows": True}
 _CSS = """<style>
@@ -124,14 +116,14 @@ def import_vote_file(store: Store, name: str, content: bytes) -> tuple[int, int]
 
 
 # ---------------------------------------------------------------------- page
-def teacher_page(query_string: str | None = None, store: Store | None = None) -> PageFrame:
-    """The teacher's dashboard (``apps/teacher.ipynb``); needs ``?key=<teacher key>``."""
-    if store is None:
-        from ..store import open_store
-        store = open_store()
-    frame = PageFrame("teacher", store, query_string=query_string, render=_render)
-    _render(frame)
-    return frame
+def teacher_page(query_string: str | None = None, store: Store | None = None,
+                 settings: Settings | None = None) -> PageFrame:
+    """The teacher's dashboard (``apps/teacher.ipynb``); needs ``?key=<teacher key>``.
+
+    Defaults as for every page (:func:`~lensfinder_nb.ui.frame.open_page`).
+    """
+    return open_page("teacher", _render, query_string=query_string, store=store, settings=settings,
+                     identify_person=False)
 
 
 def _render(frame: PageFrame) -> None:
@@ -164,8 +156,9 @@ class TeacherView(w.VBox):
         self.gallery = w.GridBox(layout=w.Layout(grid_template_columns="repeat(auto-fill, 150px)", grid_gap="6px"))
         self.settings_status = w.HTML()
         self.feedback = w.Checkbox(description=t("teacher.settings.feedback"), indent=False)
-        self.rate = w.FloatSlider(description=t("teacher.settings.training_rate_scale"), min=TRAINING_RATE_RANGE[0],
-                                  max=TRAINING_RATE_RANGE[1], step=0.1, readout_format=".1f",
+        low, high = ClassSettings.TRAINING_RATE_RANGE
+        self.rate = w.FloatSlider(description=t("teacher.settings.training_rate_scale"), min=low,
+                                  max=high, step=0.1, readout_format=".1f",
                                   style={"description_width": "initial"})
         self.routing = w.Checkbox(description=t("teacher.settings.routing"), indent=False,
                                   layout=w.Layout(width="auto"))
@@ -281,20 +274,17 @@ class TeacherView(w.VBox):
 
     # ------------------------------------------------------------------ settings
     def _load_settings(self) -> None:
-        self.feedback.value = bool(self.store.get_setting("feedback", CLASS_SETTINGS["feedback"]))
-        scale = float(self.store.get_setting("training_rate_scale", CLASS_SETTINGS["training_rate_scale"]))
-        self.rate.value = min(max(scale, TRAINING_RATE_RANGE[0]), TRAINING_RATE_RANGE[1])
-        self.routing.value = bool(self.store.get_setting("routing", CLASS_SETTINGS["routing"]))
+        classroom = self.frame.settings.classroom
+        self.feedback.value = classroom.feedback
+        self.rate.value = classroom.training_rate_scale
+        self.routing.value = classroom.routing
 
     def save_setting(self, key: str, value: object) -> None:
-        """Store one class setting (``key`` in :data:`CLASS_SETTINGS`) and say so."""
-        if key not in CLASS_SETTINGS:
-            raise KeyError(f"unknown class setting {key!r}")
-        if key == "training_rate_scale":
-            value = round(min(max(float(value), TRAINING_RATE_RANGE[0]), TRAINING_RATE_RANGE[1]), 2)
-        else:
-            value = bool(value)
-        self.store.set_setting(key, value)
+        """Store one class setting (a :class:`ClassSettings` field, checked and clamped there) and say so."""
+        classroom = self.frame.settings.classroom.with_value(key, value)
+        classroom.save(self.store, key)
+        self.frame.settings = replace(self.frame.settings, classroom=classroom)
+        value = getattr(classroom, key)
         self.settings_status.value = escape(self.t("teacher.settings.saved", setting=key, value=value))
 
     # ------------------------------------------------------------------ import

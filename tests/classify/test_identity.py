@@ -14,11 +14,11 @@ def test_sign_up_then_the_link_opens_and_the_name_alone_does_not(store):
     stored = store.sql("SELECT * FROM users")
     assert ada.key not in stored.to_string()  # only the hash is kept
     link = personal_link("me", ada)
-    again = identify(store, link.split("?", 1)[1], environ={})
+    again = identify(store, link.split("?", 1)[1])
     assert again.user_id == ada.user_id and again.display_name == "Ada Lovelace"
     for query in ("user=u-ada-lovelace", "user=u-ada-lovelace&key=wrong", "user=u-ada-lovelace&key="):
         with pytest.raises(IdentityError, match="key_invalid"):
-            identify(store, query, environ={})
+            identify(store, query)
     with pytest.raises(IdentityError, match="name_taken"):
         sign_up(store, "ada lovelace")
     with pytest.raises(IdentityError, match="key_invalid"):
@@ -33,9 +33,9 @@ def test_bad_names_are_refused(store, name):
 
 
 def test_jupyterhub_user_needs_no_key_and_ignores_the_query(store):
-    who = identify(store, "user=u-someone-else&key=x", environ={"JUPYTERHUB_USER": "grace"})
+    who = identify(store, "user=u-someone-else&key=x", hub_user="grace")
     assert (who.user_id, who.role) == ("hub-grace", "hub")
-    assert identify(store, "", environ={}) is None
+    assert identify(store, "", hub_user=None) is None
     assert personal_link("me", who) == "/voila/render/me.ipynb"
 
 

@@ -45,7 +45,7 @@ def test_every_command_and_option_has_help():
     for path, parser in leaves.items():
         for action in parser._actions:
             assert action.help, f"{' '.join(path)}: {action.dest} has no help"
-        assert any(a.dest == "db" for a in parser._actions), f"{' '.join(path)} lacks --db"
+        assert any(a.dest == "db_path" for a in parser._actions), f"{' '.join(path)} lacks --db"
 
 
 def test_subjects_import(tmp_path, db, capsys):
@@ -130,9 +130,53 @@ def test_library_errors_become_one_line_and_bugs_keep_their_traceback(tmp_path, 
     assert main(["subjects", "import", str(tmp_path / "nope.csv"), "--db", db]) == 1
     assert "no such file" in capsys.readouterr().err
 
-    def broken(args):
-        raise KeyError("a bug")
+    for bug in (KeyError("a bug"), ValueError("a bug"), FileNotFoundError(2, "No such file", "/nowhere/internal")):
+        def broken(args, bug=bug):
+            raise bug
 
-    monkeypatch.setattr(data, "_fold", broken)
-    with pytest.raises(KeyError):
-        main(["fold", "--db", db])
+        monkeypatch.setattr(data, "_fold", broken)
+        with pytest.raises(type(bug)):
+            main(["fold", "--db", db])
+
+
+def test_user_errors_are_one_line_and_bugs_show_a_traceback_in_a_real_process(tmp_path, db):
+    """Through the installed entry point: exit 1 and one line for a user error, a traceback for a bug."""
+    missing = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "votes", "import", str(tmp_path / "no.csv"),
+                              "--db", db], capture_output=True, text=True)
+    assert missing.returncode == 1 and missing.stderr == f"lensfinder: error: {tmp_path / 'no.csv'}: no such file\n"
+    # an OSError about a file the person named is theirs to fix, whichever library raised it
+    (tmp_path / "folder.csv").mkdir()
+    for out_file, reason in ((tmp_path / "folder.csv", "Is a directory"),
+                             (tmp_path / "no-such-folder" / "votes.csv",
+                              f"Cannot save file into a non-existent directory: '{tmp_path / 'no-such-folder'}'")):
+        unwritable = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "votes", "export", str(out_file),
+                                     "--db", db], capture_output=True, text=True)
+        assert unwritable.returncode == 1
+        assert unwritable.stderr == f"lensfinder: error: {out_file}: {reason}\n"
+    # a ValueError from inside the library (not an input check of ours) is a bug: the traceback stays
+    bug = ("import sys; import lensfinder_nb.cli.data as d\n"
+           "def _fold(args): int('not a number')\n"
+           "d._fold = _fold\n"
+           "from lensfinder_nb.cli import main; sys.exit(main(sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", bug, "fold", "--db", db], capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback (most recent call last)" in out.stderr
+    assert out.stderr.rstrip().endswith("ValueError: invalid literal for int() with base 10: 'not a number'")
+    # --traceback (before or after the command) shows the traceback of a user error too
+    for argv in (["--traceback", "votes", "import", str(tmp_path / "no.csv"), "--db", db],
+                 ["votes", "import", str(tmp_path / "no.csv"), "--db", db, "--traceback"]):
+        shown = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", *argv], capture_output=True, text=True)
+        assert shown.returncode == 1 and "Traceback" in shown.stderr and "StoreError: " in shown.stderr
+
+
+def test_global_options_go_before_or_after_the_command(tmp_path, store, capsys):
+    """``lensfinder --db X COMMAND`` and ``lensfinder COMMAND --db X`` both work; after the command wins."""
+    f = write(tmp_path, "v.csv", VOTES)
+    other = tmp_path / "other.duckdb"
+    assert main(["--db", str(store.path), "votes", "import", f]) == 0
+    assert len(open_store(store.path).votes()) == 2
+    assert main(["--db", str(other), "settings", "--db", str(store.path)]) == 0
+    assert f"db_path = {store.path}  [$LENSFINDER_DB]" in capsys.readouterr().out
+    out = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "--db", str(store.path), "sql",
+                          "SELECT count(*) AS n FROM votes"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.split() == ["n", "2"], out.stderr
+    assert not other.exists()

@@ -253,9 +253,11 @@ def test_a_service_that_never_answers_is_unavailable(service, tmp_path):
     assert len(service.log) == 2 and list(tmp_path.iterdir()) == []
 
 
-def test_jpeg_and_env_base_url(service, tmp_path, monkeypatch):
+def test_jpeg_and_the_cutout_url_setting(service, tmp_path, monkeypatch):
+    from lensfinder_nb.settings import Settings
     monkeypatch.setenv("LENSFINDER_CUTOUT_URL", service.url)
-    report = fetch_cutouts(_catalog(2), tmp_path, size=32, jpeg=True, backoff_s=0.01)
+    report = fetch_cutouts(_catalog(2), tmp_path, size=32, jpeg=True, backoff_s=0.01,
+                           base_url=Settings.from_env().cutout_url)
     assert report.failed == [] and report.requests == 4 and report.base_url == service.url
     assert sorted(p.name for p in tmp_path.iterdir()) == ["obj0.fits", "obj0.jpg", "obj1.fits", "obj1.jpg"]
     assert Counter(path for path, _ in service.log) == {"/viewer/cutout.fits": 2, "/viewer/cutout.jpg": 2}

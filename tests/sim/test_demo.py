@@ -3,7 +3,6 @@ determinism, and cubes that reload and re-render; plus the image storage it reli
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import re
@@ -126,18 +125,15 @@ def test_same_seed_same_demo(built, tmp_path):
 
 
 def test_cli_builds_once_and_refuses_politely_after(tmp_path, monkeypatch, capsys):
-    from lensfinder_nb.cli import images
-    from lensfinder_nb.cli._common import CliError
+    """``lensfinder --db X demo`` (the option before the command, refused before issue 9) builds; again refuses."""
+    from lensfinder_nb.cli import main
     monkeypatch.setattr(demo, "build_demo", functools.partial(demo.build_demo, n_mocks=3, n_nonlens=3, n_unknown=4))
-    parser = argparse.ArgumentParser()
-    images.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["demo", "--db", str(tmp_path / "lf.duckdb"), "--seed", "3"])
-    assert args.func(args) == 0
+    db = str(tmp_path / "lf.duckdb")
+    assert main(["--db", db, "demo", "--seed", "3"]) == 0
     assert re.search(r"10 subjects .*mock lenses 3, non-lenses 3, unknown 4", capsys.readouterr().out, re.S)
-    with pytest.raises(CliError, match="already holds 10 demo subjects; use --force"):
-        args.func(args)
-    forced = parser.parse_args(["demo", "--db", str(tmp_path / "lf.duckdb"), "--force"])
-    assert forced.func(forced) == 0
+    assert main(["demo", "--db", db]) == 1
+    assert capsys.readouterr().err.endswith("already holds 10 demo subjects; use --force to rebuild them\n")
+    assert main(["demo", "--db", db, "--force"]) == 0
 
 
 # ---------------------------------------------------------------------- storage

@@ -1,20 +1,18 @@
-"""Running the pages for tests and benchmarks: a real Voilà server and Debian chromium.
+"""Running the pages for tests and benchmarks: the product's Voilà server and Debian chromium.
 
-Used by ``tests/`` and ``benchmarks/``; nothing here is needed to run the product.
+Used by ``tests/`` and ``benchmarks/``; nothing here is needed to run the product.  The server
+is :class:`lensfinder_nb.ui.server.VoilaServer`, configured as ``lensfinder serve`` configures
+it; only the store and a free port differ.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
-from lensfinder_nb.settings import PROJECT_ROOT
+from lensfinder_nb.settings import Settings
+from lensfinder_nb.ui.server import VoilaServer
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page"]
 
@@ -30,33 +28,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def voila_server(db_path: Path, *, extra_env: dict | None = None, extra_args: list[str] | None = None):
-    """Start ``voila apps`` on a free loopback port; yields the base URL (log beside the store)."""
-    port = free_port()
-    env = dict(os.environ, LENSFINDER_DB=str(db_path), **(extra_env or {}))
-    cmd = [sys.executable, "-m", "voila", "apps", f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
-           "--VoilaConfiguration.show_tracebacks=True", *(extra_args or [])]
-    log = open(db_path.parent / "voila.log", "w")
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("voila did not start: " + (db_path.parent / "voila.log").read_text())
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
+def voila_server(db_path: Path, **settings):
+    """Serve the pages of the store ``db_path`` on a free loopback port; yields the base URL.
+
+    ``settings``: Settings fields to change (a benchmark compares ``pool_size`` values); the log
+    goes to ``voila.log`` beside the store.  On exit the server and all its kernels are stopped.
+    """
+    config = Settings.from_env(db_path=db_path, port=free_port(), **settings)
+    with open(Path(db_path).parent / "voila.log", "w") as log, VoilaServer(config, log=log) as server:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            server.wait_ready(60)
+        except RuntimeError as exc:
+            log.flush()
+            raise RuntimeError(f"{exc}: {(Path(db_path).parent / 'voila.log').read_text()}") from None
+        yield server.base_url
 
 
 @contextlib.contextmanager

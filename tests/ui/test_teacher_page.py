@@ -13,9 +13,10 @@ from ipyaggrid.community import Grid as CommunityGrid
 
 from lensfinder_nb.classify.identity import new_teacher_key, personal_link, sign_up
 from lensfinder_nb.scoring import volunteer_metrics
+from lensfinder_nb.settings import ClassSettings
 from lensfinder_nb.store import open_store
 from lensfinder_nb.ui.me import MeView, me_page
-from lensfinder_nb.ui.teacher import CLASS_SETTINGS, TeacherView, activity, teacher_page
+from lensfinder_nb.ui.teacher import TeacherView, activity, teacher_page
 
 # bqplot's scales package (bqscales) sets trait metadata the old way at import time
 pytestmark = pytest.mark.filterwarnings("ignore:metadata .* was set from the constructor:DeprecationWarning")
@@ -142,7 +143,7 @@ def test_candidates_gallery_uses_stored_scores_and_machine_scores(store, classro
 
 def test_settings_are_stored(store, classroom):
     view = dashboard(store)
-    assert view.feedback.value is CLASS_SETTINGS["feedback"] and view.rate.value == 1.0
+    assert view.feedback.value is ClassSettings().feedback and view.rate.value == 1.0
     view.feedback.value = False
     view.rate.value = 1.5
     view.routing.value = True
