@@ -51,7 +51,8 @@ def _frames(page) -> list[str]:
 def test_journey_from_tutorial_to_teacher(demo):
     store, teacher_key = demo
     dialogs: list[str] = []
-    with voila_server(store.path) as base, browser_page() as page:
+    # as served: the classify page comes from a pre-started kernel, which must still read the link
+    with voila_server(store.path, pool_size=1) as base, browser_page() as page:
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         frames = _frames(page)
 

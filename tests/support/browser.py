@@ -1,8 +1,8 @@
 """Running the pages for tests and benchmarks: the product's Voilà server and Debian chromium.
 
 Used by ``tests/`` and ``benchmarks/``; nothing here is needed to run the product.  The server
-is :class:`lensfinder_nb.ui.server.VoilaServer`, configured as ``lensfinder serve`` configures
-it; only the store and a free port differ.
+is :class:`lensfinder_nb.ui.server.VoilaServer`, built from the same :class:`Settings` as
+``lensfinder serve``; this module only starts and stops it, and chromium.
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ def free_port() -> int:
 def voila_server(db_path: Path, **settings):
     """Serve the pages of the store ``db_path`` on a free loopback port; yields the base URL.
 
-    ``settings``: Settings fields to change (a benchmark compares ``pool_size`` values); the log
-    goes to ``voila.log`` beside the store.  On exit the server and all its kernels are stopped.
+    The server is configured as ``lensfinder serve`` configures it, except for the store, the
+    port and no pre-started kernel unless asked (``pool_size=1`` as served): on two cores a pool
+    kernel re-runs its page after every open, which costs a test tens of seconds; the journey
+    test and ``tests/cli/test_serve.py`` run the pool.  ``settings``: Settings fields to change.
+    The log goes to ``voila.log`` beside the store; on exit the server and its kernels are stopped.
     """
-    config = Settings.from_env(db_path=db_path, port=free_port(), **settings)
+    config = Settings.from_env(db_path=db_path, port=free_port(), **{"pool_size": 0, **settings})
     with open(Path(db_path).parent / "voila.log", "w") as log, VoilaServer(config, log=log) as server:
         try:
             server.wait_ready(60)
