@@ -13,9 +13,9 @@ import ipywidgets as w
 import pandas as pd
 
 from ..classify import personal
+from ..settings import Settings
 from ..store import Store
 from .common import escape
-from ..settings import Settings
 from .frame import PageFrame, open_page
 
 __all__ = ["me_page", "MeView"]

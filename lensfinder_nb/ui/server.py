@@ -78,14 +78,17 @@ class VoilaServer:
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
         """Stop Voilà and every process it started (kernels included); returns Voilà's exit status."""
+        if self.process.poll() is not None:
+            # Already reaped: its pid may be another process's now.  Its kernels notice that
+            # their parent is gone and exit by themselves (ipykernel's parent poller).
+            return self.process.returncode
         tree = _tree(self.process.pid)
-        if self.process.poll() is None:
-            self.process.terminate()  # Voilà shuts its kernels down, then exits
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.process.terminate()  # Voilà shuts its kernels down, then exits
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         _kill_all(tree, timeout_s=3.0)
         return self.process.returncode
 
