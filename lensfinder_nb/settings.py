@@ -26,6 +26,7 @@ __all__ = ["Settings", "ClassSettings", "SettingsError", "describe", "option_hel
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "lensfinder.duckdb"
+_PROXY_VARIABLES = "http_proxy, https_proxy, no_proxy"
 
 
 class SettingsError(InvalidInput):
@@ -50,16 +51,16 @@ def _text(text: str) -> str:
     return text
 
 
-def _setting(default: Any, help: str, *, env: str | None = None, parse: Callable[[str], Any] = _text,
-             request: bool = False, keep_empty: bool = False) -> Any:
+def _setting(default: Any, help: str, *, env: str | None = None, parse: Callable[[str], Any] | None = _text,
+             request: bool = False, keep_empty: bool = False, hashed: bool = True) -> Any:
     """A dataclass field with its documentation.
 
     ``env``: the environment variable read by :meth:`Settings.from_env` (an empty value counts as
     unset unless ``keep_empty``); ``request``: the value belongs to one page request and is not
     handed on to child processes (Voilà and its kernels).
     """
-    return field(default=default, metadata={"help": help, "env": env, "parse": parse, "request": request,
-                                            "keep_empty": keep_empty})
+    return field(default=default, hash=None if hashed else False,
+                 metadata={"help": help, "env": env, "parse": parse, "request": request, "keep_empty": keep_empty})
 
 
 class _SettingsTable(Protocol):
@@ -138,6 +139,9 @@ class Settings:
     # real sky
     cutout_url: str | None = _setting(None, "the cutout service `lensfinder fetch` asks (unset: the public Legacy "
                                       "Survey viewer)", env="LENSFINDER_CUTOUT_URL")
+    proxies: Mapping[str, str] | None = _setting(
+        None, "web proxies by URL scheme for downloads, and 'no' for hosts reached directly, from the usual "
+        "$http_proxy, $https_proxy, $no_proxy (either case; unset: direct)", env=_PROXY_VARIABLES, parse=None, hashed=False)
     # the Voilà server (`lensfinder serve`, and the browser tests)
     ip: str = _setting("127.0.0.1", "address the Voilà server listens on (loopback: put a proxy in front to "
                        "share it)")
@@ -187,6 +191,9 @@ class Settings:
             if values.get(name) is not None:
                 chosen[name] = values[name]
                 continue
+            if name == "proxies":
+                chosen[name] = _proxies(env)
+                continue
             var = f.metadata.get("env")
             raw = env.get(var) if var else None
             if raw is None or (raw == "" and not f.metadata["keep_empty"]):
@@ -215,7 +222,7 @@ class Settings:
         env = dict(os.environ)
         for f in fields(self):
             var = f.metadata.get("env")
-            if not var or f.metadata["request"]:
+            if not var or f.metadata["request"] or f.name == "proxies":  # proxies: the standard variables stay
                 continue
             value = getattr(self, f.name)
             if value is None:
@@ -223,6 +230,19 @@ class Settings:
             else:
                 env[var] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return env
+
+
+def _proxies(env: Mapping[str, str]) -> dict[str, str] | None:
+    """``{"http": url, "https": url, "no": "host,..."}`` from ``<scheme>_proxy`` variables, lower case first.
+
+    As :func:`urllib.request.getproxies_environment` reads them, but from ``env``.
+    """
+    found: dict[str, str] = {}
+    for lower_first in (False, True):
+        for key, value in env.items():
+            if value and key.lower().endswith("_proxy") and (key.islower() == lower_first):
+                found[key[:-len("_proxy")].lower()] = value
+    return found or None
 
 
 def describe(settings: Settings | None = None) -> list[dict[str, Any]]:

@@ -54,6 +54,11 @@ def test_values_win_over_the_environment_which_wins_over_defaults(tmp_path):
     assert (d.db_path, d.fsync_votes, d.cutout_url, d.port, d.pool_size, d.query_string) == \
         (Settings().db_path, False, None, 8866, 1, None)
     assert Settings.from_env({"LENSFINDER_DB": ""}).db_path == Settings().db_path
+    proxies = {"HTTP_PROXY": "http://upper:1", "http_proxy": "http://lower:1", "HTTPS_PROXY": "http://s:1",
+               "no_proxy": "example.org,.local", "ftp_proxy": ""}
+    assert Settings.from_env(proxies).proxies == {"http": "http://lower:1", "https": "http://s:1",
+                                                  "no": "example.org,.local"}
+    assert Settings.from_env({}).proxies is None
 
 
 def test_bad_settings_are_user_errors_naming_the_variable():
@@ -83,7 +88,8 @@ def test_every_setting_is_documented():
     rows = describe()
     assert {r["name"] for r in rows} >= {"db_path", "port", "classroom.feedback", "classroom.routing"}
     assert {r["env"] for r in rows} - {None} == {"LENSFINDER_DB", "LENSFINDER_FSYNC", "LENSFINDER_TRACEBACK",
-                                                 "LENSFINDER_CUTOUT_URL", "QUERY_STRING", "JUPYTERHUB_USER"}
+                                                 "LENSFINDER_CUTOUT_URL", "http_proxy, https_proxy, no_proxy",
+                                                 "QUERY_STRING", "JUPYTERHUB_USER"}
 
 
 def test_class_settings_are_checked_once_and_round_trip_through_the_store(store):

@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,14 +170,15 @@ def _complete_on_disk(path: Path, size: int, nbands: int) -> bool:
 class _Client:
     """One fetch's HTTP pool, retry policy, counters and stop switch, shared by the worker threads."""
 
-    def __init__(self, base_url: str, timeout_s: float, retries: int, backoff_s: float, workers: int) -> None:
+    def __init__(self, base_url: str, timeout_s: float, retries: int, backoff_s: float, workers: int,
+                 proxies: Mapping[str, str] | None = None) -> None:
         self.base_url, self.timeout_s = base_url, timeout_s
         # urllib3 waits 0, 2f, 4f, ... (+ jitter up to j) before retries 1, 2, 3, ...: with f = j =
         # backoff_s / 2 that is 0, 1, 2, 4 ... x backoff_s, plus up to half of it.
         self.retry = urllib3.Retry(total=retries, allowed_methods={"GET"}, status_forcelist=_RETRY_STATUS,
                                    backoff_factor=backoff_s / 2, backoff_jitter=backoff_s / 2, backoff_max=60,
                                    retry_after_max=60, raise_on_status=False)
-        self.pool = _pool_manager(base_url, workers, urllib3.Timeout(connect=timeout_s, read=timeout_s))
+        self.pool = _pool_manager(base_url, workers, urllib3.Timeout(connect=timeout_s, read=timeout_s), proxies)
         self.lock = threading.Lock()
         self.abort = threading.Event()
         self.answered = threading.Event()  # the service has answered at least once
@@ -228,13 +229,16 @@ class _Client:
                 self.bytes += nbytes
 
 
-def _pool_manager(base_url: str, workers: int, timeout: urllib3.Timeout) -> urllib3.PoolManager:
-    """A pool of ``workers`` connections per host, through ``$https_proxy`` and the like when set
-    (never for the loopback host of the tests)."""
+def _pool_manager(base_url: str, workers: int, timeout: urllib3.Timeout,
+                  proxies: Mapping[str, str] | None) -> urllib3.PoolManager:
+    """A pool of ``workers`` connections per host, through the proxy for the URL's scheme in
+    ``proxies`` (``Settings.proxies``: ``$https_proxy`` and the like) unless ``proxies["no"]``
+    names the host; never for the loopback host of the tests."""
     parts = urllib.parse.urlsplit(base_url)
-    proxy = urllib.request.getproxies().get(parts.scheme)
+    proxies = dict(proxies or {})
+    proxy = proxies.get(parts.scheme)
     host = parts.hostname or ""
-    if proxy and host not in _LOOPBACK and not urllib.request.proxy_bypass(host):
+    if proxy and host not in _LOOPBACK and not urllib.request.proxy_bypass_environment(host, proxies):
         return urllib3.ProxyManager(proxy, maxsize=workers, timeout=timeout)
     return urllib3.PoolManager(maxsize=workers, timeout=timeout)
 
@@ -276,7 +280,7 @@ def _unavailable(base_url: str, reason: str) -> str:
 def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer: str = "ls-dr9", size: int = 101,
                   bands: str = "grz", pixscale: float = 0.262, jpeg: bool = False, base_url: str | None = None,
                   workers: int = 4, retries: int = 4, timeout_s: float = 30, progress: Callable[..., Iterable] | None = None,
-                  backoff_s: float = 1.0) -> FetchReport:
+                  backoff_s: float = 1.0, proxies: Mapping[str, str] | None = None) -> FetchReport:
     """Download a FITS cube (and optionally a JPEG) for every catalogue row into ``out_dir``.
 
     Parameters
@@ -292,6 +296,8 @@ def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer
         back-off unit in seconds (the first retry at once, then 1, 2, 4, ... units, each
         plus up to half a unit at random, at most 60 s).
     progress : optional ``progress(iterable, total=, desc=, unit=)`` wrapper.
+    proxies : web proxies by URL scheme, and ``"no"`` for hosts reached directly
+        (``Settings.proxies``, from ``$https_proxy`` and the like; default: none).
 
     Raises
     ------
@@ -336,7 +342,7 @@ def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer
         elif table.at[i, "status"] != "failed":
             table.at[i, "status"] = "downloaded"
 
-    client = _Client(base_url, float(timeout_s), int(retries), float(backoff_s), max(1, int(workers)))
+    client = _Client(base_url, float(timeout_s), int(retries), float(backoff_s), max(1, int(workers)), proxies)
     if jobs:
         # The first download runs alone: if the service is unreachable we say so at once.
         i, url, path, check = jobs[0]

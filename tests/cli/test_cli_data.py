@@ -155,7 +155,7 @@ def test_user_errors_are_one_line_and_bugs_show_a_traceback_in_a_real_process(tm
     # --traceback shows the traceback of a user error too
     shown = subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "--traceback", "votes", "import",
                             str(tmp_path / "no.csv"), "--db", db], capture_output=True, text=True)
-    assert shown.returncode == 1 and "Traceback" in shown.stderr and "StoreError: " in shown.stderr
+    assert shown.returncode == 1 and "Traceback" in shown.stderr and "TableError: " in shown.stderr
 
 
 def test_a_file_the_person_named_is_theirs_to_fix_whichever_library_raised(tmp_path, db, capsys):

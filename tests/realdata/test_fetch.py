@@ -17,6 +17,7 @@ from astropy.io import fits
 
 from lensfinder_nb import cli
 from lensfinder_nb.realdata.fetch import FetchUnavailable, cutout_url, fetch_cutouts, read_catalog
+from lensfinder_nb.settings import Settings
 from lensfinder_nb.store import open_store
 from lensfinder_nb.store.tables import TableError
 
@@ -229,10 +230,13 @@ def test_proxy_from_the_environment_is_used_except_for_loopback(service, tmp_pat
         monkeypatch.delenv(name, raising=False)
     root = service.url.removesuffix("/viewer")
     monkeypatch.setenv("http_proxy", root)  # the test server also answers as a forward proxy
-    report = fetch_cutouts(_catalog(1), tmp_path / "a", size=32, base_url="http://cutouts.invalid/viewer")
+    proxies = Settings.from_env().proxies  # the entry point reads the environment, fetch gets the setting
+    report = fetch_cutouts(_catalog(1), tmp_path / "a", size=32, base_url="http://cutouts.invalid/viewer",
+                           proxies=proxies)
     assert report.downloaded == ["obj0"] and service.log[0][0] == "/viewer/cutout.fits"
     monkeypatch.setenv("http_proxy", _closed_port_url())  # a dead proxy is not used for 127.0.0.1
-    assert fetch_cutouts(_catalog(1), tmp_path / "b", size=32, base_url=service.url).downloaded == ["obj0"]
+    assert fetch_cutouts(_catalog(1), tmp_path / "b", size=32, base_url=service.url,
+                         proxies=Settings.from_env().proxies).downloaded == ["obj0"]
 
 
 def test_unreachable_service_is_one_clear_line(tmp_path):
@@ -254,7 +258,6 @@ def test_a_service_that_never_answers_is_unavailable(service, tmp_path):
 
 
 def test_jpeg_and_the_cutout_url_setting(service, tmp_path, monkeypatch):
-    from lensfinder_nb.settings import Settings
     monkeypatch.setenv("LENSFINDER_CUTOUT_URL", service.url)
     report = fetch_cutouts(_catalog(2), tmp_path, size=32, jpeg=True, backoff_s=0.01,
                            base_url=Settings.from_env().cutout_url)
