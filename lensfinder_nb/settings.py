@@ -141,7 +141,8 @@ class Settings:
                                       "Survey viewer)", env="LENSFINDER_CUTOUT_URL")
     proxies: Mapping[str, str] | None = _setting(
         None, "web proxies by URL scheme for downloads, and 'no' for hosts reached directly, from the usual "
-        "$http_proxy, $https_proxy, $no_proxy (either case; unset: direct)", env=_PROXY_VARIABLES, parse=None, hashed=False)
+        "$http_proxy, $https_proxy, $no_proxy (either case; unset: direct)",
+        env=_PROXY_VARIABLES, parse=None, hashed=False)
     # the Voilà server (`lensfinder serve`, and the browser tests)
     ip: str = _setting("127.0.0.1", "address the Voilà server listens on (loopback: put a proxy in front to "
                        "share it)")

@@ -79,7 +79,8 @@ def _fetch(args: argparse.Namespace) -> int:
     catalog = read_catalog(args.catalog)
     out = args.out or db_path_from(args).parent / "downloads" / args.layer
     report = fetch_cutouts(catalog, out, layer=args.layer, size=args.size, bands=args.bands,
-                           pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.settings.cutout_url, proxies=args.settings.proxies,
+                           pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.settings.cutout_url,
+                           proxies=args.settings.proxies,
                            workers=args.workers, retries=args.retries, timeout_s=args.timeout, progress=progress)
     for name, reason in report.failed:
         print(f"failed: {name}: {reason}")

@@ -76,7 +76,8 @@ def load_real_lenses(folder: str | Path, size: int = 101) -> RealLenses:
     for p in files:
         data = np.asarray(fits.getdata(p), np.float32)
         if data.ndim != 3 or data.shape[0] != 3 or min(data.shape[1:]) < size:
-            raise InvalidInput(f"{p.name}: expected a g, r, z cube of at least {size} x {size} pixels, got {data.shape}")
+            raise InvalidInput(f"{p.name}: expected a g, r, z cube of at least {size} x {size} pixels, "
+                               f"got {data.shape}")
         y0, x0 = (data.shape[1] - size) // 2, (data.shape[2] - size) // 2
         cubes.append(data[:, y0:y0 + size, x0:x0 + size])
         row = meta.loc[p.name].to_dict() if p.name in meta.index else {}
