@@ -28,6 +28,7 @@ import pandas as pd
 
 from lensfinder_nb.imaging import files as cubes
 from lensfinder_nb.sim import lensing as L
+from lensfinder_nb.sim.lenstronomy_adapter import ReferenceRenderer
 from lensfinder_nb.sim import batches as pipeline
 from lensfinder_nb.sim import sky
 from lensfinder_nb.store import open_store
@@ -77,7 +78,7 @@ def main(argv=None) -> dict:
 
     # baseline: straightforward lenstronomy, one SimAPI/ImageModel per band, reused
     t = time.perf_counter()
-    ref = L._ReferenceRenderer("galaxy", np.median(seeing, axis=0), supersampling=args.supersampling)
+    ref = ReferenceRenderer("galaxy", np.median(seeing, axis=0), supersampling=args.supersampling)
     setup = time.perf_counter() - t
     rows = L.draw_mock_params(args.baseline, seed=args.seed)
     t = time.perf_counter()

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..errors import InvalidInput
 from ..imaging import files as cube_io
+from ..imaging.survey import BANDS
 from ..sim import sky
 from .inputs import CROP_PIX, RAW_PIX, SCALES, augment, crop_raw, dihedral, prepare, views  # noqa: F401
 
@@ -131,7 +132,7 @@ def _params_info(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for kind, p in zip(frame["kind"], frame["params"]):
         d = json.loads(p) if isinstance(p, str) and p else {}
-        snr = [d.get(f"snr_{b}") for b in sky.BANDS]
+        snr = [d.get(f"snr_{b}") for b in BANDS]
         snr = [v for v in snr if v is not None]
         rows.append({"kind": kind, "theta_e_arcsec": d.get("theta_e_arcsec", np.nan),
                      "src_mag_r": d.get("src_mag_r", np.nan), "snr": max(snr) if snr else np.nan})
@@ -221,7 +222,7 @@ def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype) -> Labe
         batch = lensing.simulate_mocks(backgrounds, seeing, sigma, want, rng, scale=scale)
     p = batch.params
     x = crop_raw(batch.images(backgrounds)).astype(dtype, copy=False)
-    snr = p[[f"snr_{b}" for b in sky.BANDS]].max(axis=1).to_numpy()
+    snr = p[[f"snr_{b}" for b in BANDS]].max(axis=1).to_numpy()
     info = pd.DataFrame({"kind": f"mock:{scale}", "theta_e_arcsec": p["theta_e_arcsec"].to_numpy(float),
                          "src_mag_r": p["src_mag_r"].to_numpy(float), "snr": snr})
     lenses = LabelledSet(x, np.ones(len(x), np.float32), np.array([""] * len(x), object), info)

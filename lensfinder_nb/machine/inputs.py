@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..sim import sky as _sky
+from ..imaging import survey as _survey
 
 __all__ = ["CROP_PIX", "SCALES", "RAW_PIX", "SKY_SIGMA_NMGY", "crop_raw", "views", "prepare", "dihedral",
            "augment", "augment_raw"]
@@ -35,7 +35,7 @@ CROP_PIX = 48
 SCALES = (1, 2)
 RAW_PIX = CROP_PIX * max(SCALES)
 #: the per-band noise unit of the scaling (the survey's typical sky sigma, g, r, z)
-SKY_SIGMA_NMGY = np.asarray(_sky.SKY_SIGMA_NMGY, np.float32)
+SKY_SIGMA_NMGY = np.asarray(_survey.SKY_SIGMA_NMGY, np.float32)
 _SOFTENING = 3.0  # asinh softening in units of the band's sky sigma
 
 

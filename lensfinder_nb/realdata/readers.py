@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from ..imaging.survey import BANDS
+
 __all__ = ["Cutout", "Refused", "load_cube_file", "load_band_group", "load_picture", "is_fits", "strip_suffix",
            "BAD_PIXEL_LIMIT", "MIN_SIDE", "MAX_SIDE", "BANDS", "FITS_SUFFIXES", "PICTURE_SUFFIXES", "BAND_FILE_NAME"]
 
@@ -21,7 +23,6 @@ BAD_PIXEL_LIMIT = 0.05
 #: Accepted image sizes in pixels, per side (the cutout service allows up to 3000).
 MIN_SIDE, MAX_SIDE = 16, 3000
 
-BANDS = ("g", "r", "z")
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
 

@@ -7,21 +7,25 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from ._common import BANDS, E_PER_NMGY
+from ..imaging.survey import BANDS, ELECTRONS_PER_NMGY
+
+__all__ = ["NOISE_FLOOR_NMGY", "add_arc_noise", "arc_snr", "arc_masks", "quality_cuts", "arcs_to_float16",
+           "ARC_PACK_UNIT_NMGY", "pack_arcs", "unpack_arcs"]
 
 
 #: arcs fainter than this (nanomaggies per pixel) get no shot noise (see :func:`add_arc_noise`).
 NOISE_FLOOR_NMGY = 1e-6
 
 
-def add_arc_noise(arcs: np.ndarray, seed: int | np.random.Generator, e_per_nmgy=E_PER_NMGY) -> np.ndarray:
+def add_arc_noise(arcs: np.ndarray, seed: int | np.random.Generator,
+                  electrons_per_nmgy=ELECTRONS_PER_NMGY) -> np.ndarray:
     """The arc's own shot noise added to noise-free arcs (the background already has sky noise).
 
     Parameters
     ----------
     arcs : array, shape (n, 3, ny, nx), nanomaggies, noise-free.
     seed : int or Generator.
-    e_per_nmgy : three floats, electrons per nanomaggy (g, r, z).
+    electrons_per_nmgy : three floats, electrons per nanomaggy (g, r, z).
 
     Returns
     -------
@@ -34,7 +38,7 @@ def add_arc_noise(arcs: np.ndarray, seed: int | np.random.Generator, e_per_nmgy=
     rng = np.random.default_rng(seed)
     arcs = np.asarray(arcs, np.float32)
     n = arcs.shape[0]
-    inv_gain = (1.0 / np.asarray(e_per_nmgy, np.float32))
+    inv_gain = (1.0 / np.asarray(electrons_per_nmgy, np.float32))
     out = arcs.copy()
     flat = out.reshape(n, 3, out[0, 0].size if n else 0)
     step = 16  # mocks per step: a few MB, stays in cache
@@ -117,15 +121,29 @@ def quality_cuts(info: pd.DataFrame, min_magnification: float = 3.0, min_snr: fl
     return ~(low_mu | low_snr), reasons
 
 
-#: stored arcs are float16 in units of 1e-3 nanomaggies: the arc's faint wings stay in float16's
-#: normal range (subnormal float16 conversion is ~25x slower and loses precision).
-ARC_PACK_UNIT_NMGY = 1e-3
-
-
+# float16's smallest normal number and largest value: converting subnormals is ~25x slower
 _F16_TINY = float(np.finfo(np.float16).smallest_normal)
-
-
 _F16_MAX = float(np.finfo(np.float16).max)
+
+
+def arcs_to_float16(arcs: np.ndarray) -> np.ndarray:
+    """float16 nanomaggies, how ``lensfinder simulate`` stores arcs (``files.load_cube`` adds them
+    to the background).
+
+    Values below float16's smallest normal number (6.1e-5 nanomaggies, 2 % of the g-band sky
+    sigma) become 0: converting subnormals is ~25x slower, and the noisy arcs lose at most
+    0.5 % (median 0.04 %) of their flux this way.
+    """
+    out = np.empty(arcs.shape, np.float16)
+    for s0 in range(0, len(arcs), 16):
+        a = arcs[s0:s0 + 16]
+        out[s0:s0 + 16] = np.where(np.abs(a) < _F16_TINY, np.float32(0), a)
+    return out
+
+
+#: :func:`pack_arcs` stores float16 in units of 1e-3 nanomaggies: the arc's faint wings stay in
+#: float16's normal range (subnormal float16 conversion is ~25x slower and loses precision).
+ARC_PACK_UNIT_NMGY = 1e-3
 
 
 def pack_arcs(arcs: np.ndarray) -> np.ndarray:

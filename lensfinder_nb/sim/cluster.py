@@ -19,14 +19,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
+from ..imaging.survey import PIXSCALE_ARCSEC
 from ._common import _shear, _uniform
-from .lenstronomy_adapter import _cosmo, _lens_cosmo, _lenstronomy_lens, _nfw_alpha
+from .lenstronomy_adapter import deflection, hessian, nfw_angles_arcsec, nfw_deflection_arcsec, sis_theta_e_arcsec
 
 
 def _nfw_sis_theta_e(rs, alpha_rs, theta_e_bcg):
     """Effective Einstein radius of a spherical NFW plus an SIS (alpha(r) = r, outermost root)."""
     r = np.geomspace(0.2, 80.0, 600)
-    alpha = _nfw_alpha(r, rs, alpha_rs) + theta_e_bcg
+    alpha = nfw_deflection_arcsec(r, rs, alpha_rs) + theta_e_bcg
     above = alpha > r
     if not above.any():
         return 0.0
@@ -41,7 +42,7 @@ def _nfw_sis_theta_e(rs, alpha_rs, theta_e_bcg):
 FIT_FRACTION = 0.8
 
 
-def max_theta_e_arcsec(npix: int, pixscale_arcsec: float = 0.262) -> float:
+def max_theta_e_arcsec(npix: int, pixscale_arcsec: float = PIXSCALE_ARCSEC) -> float:
     """Largest Einstein radius (arcsec) whose arcs fit in an ``npix`` x ``npix`` cutout.
 
     >>> round(max_theta_e_arcsec(101), 2), round(max_theta_e_arcsec(201), 2)
@@ -77,9 +78,8 @@ def cluster_theta_e_arcsec(m200_msun: float, z_lens: float, z_source: float, c20
     Angles from the masses through lenstronomy's ``LensCosmo`` (flat LCDM, H0 = 70, Om0 = 0.3);
     0 when the lens is not supercritical, ``inf`` beyond 80".
     """
-    lc = _lens_cosmo(z_lens, z_source)
-    rs, alpha_rs = lc.nfw_physical2angle(M=float(m200_msun), c=float(c200))
-    te_bcg = float(lc.sis_sigma_v2theta_E(float(bcg_sigma_v_kms))) if bcg_sigma_v_kms > 0 else 0.0
+    rs, alpha_rs = nfw_angles_arcsec(m200_msun, c200, z_lens, z_source)
+    te_bcg = sis_theta_e_arcsec(bcg_sigma_v_kms, z_lens, z_source) if bcg_sigma_v_kms > 0 else 0.0
     return _nfw_sis_theta_e(rs, alpha_rs, te_bcg)
 
 
@@ -89,7 +89,6 @@ def _draw_cluster_lenses(rng, n, r, fixed=None) -> pd.DataFrame:
     Einstein radius cannot reach the window get NaN (see :func:`_draw_catalogue_clusters`)."""
     if fixed is not None and _has_catalogue(fixed):
         return _draw_catalogue_clusters(rng, n, r, fixed)
-    cosmo = _cosmo()
     rows = []
     lo, hi = r["theta_e_arcsec"]
     for _ in range(200 * max(n, 1)):
@@ -99,9 +98,8 @@ def _draw_cluster_lenses(rng, n, r, fixed=None) -> pd.DataFrame:
         m200 = float(np.exp(rng.uniform(*np.log(r["m200_msun"]))))
         c200 = float(_uniform(rng, r["c200"], 1)[0])
         sig = float(_uniform(rng, r["bcg_sigma_v_kms"], 1)[0])
-        lc = _lens_cosmo(z_l, z_s, cosmo)
-        rs, alpha_rs = lc.nfw_physical2angle(M=m200, c=c200)
-        te_bcg = float(lc.sis_sigma_v2theta_E(sig))
+        rs, alpha_rs = nfw_angles_arcsec(m200, c200, z_l, z_s)
+        te_bcg = sis_theta_e_arcsec(sig, z_l, z_s)
         te = _nfw_sis_theta_e(rs, alpha_rs, te_bcg)
         if not lo <= te <= hi:
             continue
@@ -123,12 +121,11 @@ def _draw_cluster_lenses(rng, n, r, fixed=None) -> pd.DataFrame:
 
 def _cluster_caustic(row, n_angle=96, n_radius=240):
     """Tangential caustic of NFW + SIE + shear traced numerically (lenstronomy Hessian)."""
-    lm, kw = _lenstronomy_lens(row)
     phi = np.linspace(0, 2 * np.pi, n_angle, endpoint=False)
     rad = np.linspace(0.05, 2.5, n_radius) * row["theta_e_arcsec"]
     x = row["lens_x_arcsec"] + rad[None, :] * np.cos(phi)[:, None]
     y = row["lens_y_arcsec"] + rad[None, :] * np.sin(phi)[:, None]
-    fxx, fxy, fyx, fyy = lm.hessian(x.ravel(), y.ravel(), kw)
+    fxx, fxy, fyx, fyy = hessian(row, x.ravel(), y.ravel())
     det = ((1 - fxx) * (1 - fyy) - fxy * fyx).reshape(x.shape)
     neg = det < 0
     if not neg.any(1).all():
@@ -138,8 +135,9 @@ def _cluster_caustic(row, n_angle=96, n_radius=240):
     rows_ = np.arange(n_angle)
     d0, d1 = det[rows_, i], det[rows_, i + 1]
     r_t = rad[i] + (rad[i + 1] - rad[i]) * d0 / (d0 - d1)
-    bx, by = lm.ray_shooting(row["lens_x_arcsec"] + r_t * np.cos(phi), row["lens_y_arcsec"] + r_t * np.sin(phi), kw)
-    return bx, by
+    xt, yt = row["lens_x_arcsec"] + r_t * np.cos(phi), row["lens_y_arcsec"] + r_t * np.sin(phi)
+    ax, ay = deflection(row, xt, yt)
+    return xt - ax, yt - ay
 
 
 
@@ -150,7 +148,6 @@ def _has_catalogue(fixed) -> bool:
 def _draw_catalogue_clusters(rng, n, r, fixed, tries: int = 12) -> pd.DataFrame:
     """Per row: the catalogue's z_lens and mass; draw z_source, c200 and the BCG until the
     effective theta_E falls in the window (at most ``tries`` times; else theta_e_arcsec = NaN)."""
-    cosmo = _cosmo()
     lo, hi = r["theta_e_arcsec"]
     z_cat = np.asarray(fixed["z_lens"], float)
     m200_cat = np.asarray(fixed["m200_msun"], float) if "m200_msun" in fixed else np.full(n, np.nan)
@@ -165,9 +162,8 @@ def _draw_catalogue_clusters(rng, n, r, fixed, tries: int = 12) -> pd.DataFrame:
             m200 = m200_cat[k] if np.isfinite(m200_cat[k]) else float(m500_to_m200(m500_cat[k], c200))
             if not (np.isfinite(z_cat[k]) and np.isfinite(m200)) or z_s <= z_cat[k] + 0.1:
                 continue
-            lc = _lens_cosmo(z_cat[k], z_s, cosmo)
-            rs, alpha_rs = lc.nfw_physical2angle(M=m200, c=c200)
-            te_bcg = float(lc.sis_sigma_v2theta_E(sig))
+            rs, alpha_rs = nfw_angles_arcsec(m200, c200, z_cat[k], z_s)
+            te_bcg = sis_theta_e_arcsec(sig, z_cat[k], z_s)
             te = _nfw_sis_theta_e(rs, alpha_rs, te_bcg)
             if lo <= te <= hi:
                 row = {"z_lens": z_cat[k], "z_source": z_s, "theta_e_arcsec": te, "m200_msun": m200, "c200": c200,

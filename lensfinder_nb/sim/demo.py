@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..imaging import files as cubes
 from ..imaging import render
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX
 from . import sky
 
 __all__ = ["build_demo", "DemoSummary", "demo_subject_count", "TRUTH_FILE", "SOURCE"]
@@ -168,9 +169,9 @@ def _json_value(v):
 
 def _conditions_params(row) -> dict:
     out = {}
-    for band in sky.BANDS:
+    for band in BANDS:
         out[f"seeing_{band}_arcsec"] = round(float(row[f"seeing_{band}_arcsec"]), 3)
-    for band in sky.BANDS:
+    for band in BANDS:
         out[f"sky_{band}_nmgy"] = round(float(row[f"sky_{band}_nmgy"]), 5)
     return out
 
@@ -244,12 +245,12 @@ class _Builder:
     def _paint(self, fields: pd.DataFrame, pool: np.ndarray, want: int, seed, scale: str):
         """Ask the painter for ``want`` arcs on distinct fields among ``fields`` (rows ``pool``)."""
         from . import lensing  # the only module that touches lenstronomy
-        seeing = fields[[f"seeing_{b}_arcsec" for b in sky.BANDS]].to_numpy(float)
-        sigma = fields[[f"sky_{b}_nmgy" for b in sky.BANDS]].to_numpy(float)
+        seeing = fields[[f"seeing_{b}_arcsec" for b in BANDS]].to_numpy(float)
+        sigma = fields[[f"sky_{b}_nmgy" for b in BANDS]].to_numpy(float)
         # The painter uses only the backgrounds' shape: a broadcast view costs no memory, and the
         # fields it picks are rendered afterwards.  Ask for a few extra and drop repeated fields.
-        shape = (len(fields), 3, sky.NPIX, sky.NPIX)
-        blank = np.broadcast_to(np.zeros((1, 3, sky.NPIX, sky.NPIX), np.float32), shape)
+        shape = (len(fields), 3, CUTOUT_SIZE_PX, CUTOUT_SIZE_PX)
+        blank = np.broadcast_to(np.zeros((1, 3, CUTOUT_SIZE_PX, CUTOUT_SIZE_PX), np.float32), shape)
         extra = want + max(2, int(math.ceil(0.15 * want)))
         batch = lensing.simulate_mocks(blank, seeing, sigma, extra, seed, scale=scale)
         for reason, count in batch.rejected.items():
@@ -270,7 +271,7 @@ class _Builder:
         table = sky.draw_fields(n, rng, kind=kinds)
         images = sky.render_fields(table)
         label = 0 if group == "nonlens" else -1
-        from .batches import central_galaxy_params  # where `lensfinder simulate` aligns mass and light
+        from .backgrounds import central_galaxy_params  # where `lensfinder simulate` aligns mass and light
         central = central_galaxy_params(table)
         for (_, row), (_, light), cube in zip(sky.field_table(table).iterrows(), central.iterrows(), images):
             self.rows.append({"group": group, "label": label, "field_kind": row["kind"], "conditions": row,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ._common import Q_MAX as _Q_MAX, S_CORE as _S_CORE, _shear, _uniform
-from .lenstronomy_adapter import _cosmo, _lens_cosmo
+from .lenstronomy_adapter import sis_theta_e_arcsec
 
 
 def _sie_alpha(x, y, theta_e, q, phi, cx, cy):
@@ -65,8 +65,7 @@ def _draw_galaxy_lenses(rng, n, r) -> pd.DataFrame:
     z_s = _uniform(rng, r["z_source"], n)
     if r["sigma_v_kms"] is not None:
         sigma_v = _uniform(rng, r["sigma_v_kms"], n)
-        cosmo = _cosmo()
-        theta_e = np.array([_lens_cosmo(a, b, cosmo).sis_sigma_v2theta_E(v) for a, b, v in zip(z_l, z_s, sigma_v)])
+        theta_e = np.array([sis_theta_e_arcsec(v, a, b) for a, b, v in zip(z_l, z_s, sigma_v)])
     else:
         sigma_v = np.full(n, np.nan)
         theta_e = _uniform(rng, r["theta_e_arcsec"], n)

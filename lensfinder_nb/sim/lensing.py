@@ -5,28 +5,29 @@ noise-free, PSF-convolved arc per band plus the arc's own shot noise.
 
 Conventions
 -----------
-* Bands are always ordered g, r, z (:data:`BANDS`); images are in nanomaggies
-  (AB zero point 22.5), arrays are float32 with axis order ``(n, band, ny, nx)``.
+* Bands are always ordered g, r, z; images are in nanomaggies (AB zero point 22.5; survey
+  constants in :mod:`lensfinder_nb.imaging.survey`), arrays are float32 with axis order
+  ``(n, band, ny, nx)``.
 * Angular coordinates are arcsec from the cutout centre: ``x`` grows with the
   column index and ``y`` with the row index, as in lenstronomy with
   ``inverse=False`` (in FITS orientation row 0 is the south edge).
 * Lens and light profiles follow lenstronomy's conventions exactly (SIE with
-  product-average Einstein radius; elliptical Sersic with
-  ``R = sqrt(q x'^2 + y'^2 / q)`` and ``b_n = 1.9992 n - 0.3271``; shear origin at
-  the cutout centre), so :func:`lenstronomy_reference_arc` paints the same arc.
-* lenstronomy is imported only by the private adapter ``_lens_lenstronomy.py``, and only
-  inside its functions.
+  product-average Einstein radius; elliptical Sersic of :mod:`lensfinder_nb.imaging.sersic`;
+  shear origin at the cutout centre; the Gaussian PSF of :mod:`lensfinder_nb.imaging.psf`), so
+  :func:`lenstronomy_reference_arc` paints the same arc.
+* lenstronomy is imported only by :mod:`~lensfinder_nb.sim.lenstronomy_adapter`, and only
+  inside its functions, which take and return plain numbers and arrays.
 
 Galaxy-scale arcs are painted with our own vectorised SIE + shear ray tracing
 (checked against lenstronomy in the tests): one ray trace per mock serves all
 three bands because the source has one shape and a colour (a flux ratio).
-Cluster-scale arcs use lenstronomy's ray shooting for NFW + SIE + shear.
+Cluster-scale arcs use lenstronomy's deflections for NFW + SIE + shear.
 
-This module is the public facade; the work is done in small private modules, one job each:
-``_lens_common`` (constants), ``_lens_lenstronomy`` (the lenstronomy adapter),
-``_lens_galaxy`` (SIE + shear deflections, caustics), ``_lens_cluster`` (NFW + BCG, Einstein
-radii from masses, what fits a cutout), ``_lens_params`` (parameter tables), ``_sersic``,
-``_psf``, ``_lens_paint`` (ray trace, bin, convolve) and ``_lens_arcs`` (noise, S/N, cuts, packing).
+This module is the public facade and the end-to-end loop (:func:`simulate_mocks`); the work is
+done in small modules, one job each: ``params`` (parameter tables), ``galaxy`` (SIE + shear
+deflections, caustics), ``cluster`` (NFW + BCG, Einstein radii from masses, what fits a
+cutout), ``lenstronomy_adapter``, ``paint`` (ray trace, bin, convolve) and ``arcs`` (noise,
+S/N, cuts, storage).
 """
 
 from __future__ import annotations
@@ -40,17 +41,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC
 from .arcs import (ARC_PACK_UNIT_NMGY, add_arc_noise, arc_masks, arc_snr, pack_arcs, quality_cuts,
-                         unpack_arcs)
+                   unpack_arcs)
 from .cluster import cluster_theta_e_arcsec, m500_to_m200, max_theta_e_arcsec
-from ._common import BANDS, E_PER_NMGY, ZERO_POINT_MAG  # noqa: F401  (constants re-exported)
-from .galaxy import _galaxy_beta, _sie_alpha  # noqa: F401  (tests compare these with lenstronomy)
-from .lenstronomy_adapter import _lens_cosmo, _lenstronomy_lens, _ReferenceRenderer  # noqa: F401
+from .lenstronomy_adapter import reference_arc
 from .paint import paint_arcs
-from .params import DEFAULT_RANGES, LENS_OVERRIDES, draw_mock_params  # noqa: F401
+from .params import DEFAULT_RANGES, LENS_OVERRIDES, draw_mock_params
 
 __all__ = [
-    "BANDS",
+    "DEFAULT_RANGES",
+    "LENS_OVERRIDES",
     "MockBatch",
     "draw_mock_params",
     "paint_arcs",
@@ -98,8 +99,9 @@ class MockBatch:
 
 def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_sigma_nmgy: np.ndarray, n: int,
                    seed: int | np.random.Generator, scale: str = "galaxy", max_draws_factor: float = 20, *,
-                   ranges: dict | None = None, pixscale_arcsec: float = 0.262, supersampling: int = 2,
-                   e_per_nmgy=E_PER_NMGY, lens_light: pd.DataFrame | None = None, **cuts) -> MockBatch:
+                   ranges: dict | None = None, pixscale_arcsec: float = PIXSCALE_ARCSEC, supersampling: int = 2,
+                   electrons_per_nmgy=ELECTRONS_PER_NMGY, lens_light: pd.DataFrame | None = None,
+                   **cuts) -> MockBatch:
     """Draw, paint, cut and add noise until ``n`` mocks pass (or ``max_draws_factor * n`` draws).
 
     Parameters
@@ -193,17 +195,16 @@ def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_
     if len(params) < n:
         warnings.warn(f"only {len(params)} of {n} mocks passed the cuts in {drawn} draws", RuntimeWarning,
                       stacklevel=2)
-    arcs = add_arc_noise(arcs, rng, e_per_nmgy)
+    arcs = add_arc_noise(arcs, rng, electrons_per_nmgy)
     return MockBatch(params=params, arcs=arcs, masks=masks, rejected=dict(rejected), n_draws=drawn)
 
 
-def lenstronomy_reference_arc(row: pd.Series, psf_fwhm_arcsec, npix: int = 101, pixscale_arcsec: float = 0.262,
-                              supersampling: int = 2) -> np.ndarray:
+def lenstronomy_reference_arc(row: pd.Series, psf_fwhm_arcsec, npix: int = CUTOUT_SIZE_PX,
+                              pixscale_arcsec: float = PIXSCALE_ARCSEC, supersampling: int = 2) -> np.ndarray:
     """The same arc as :func:`paint_arcs`, computed straightforwardly with lenstronomy's SimAPI.
 
     One ``SimAPI``/``ImageModel`` per band (Gaussian PSF of ``psf_fwhm_arcsec[b]``), source
     amplitude from the magnitude by ``magnitude2amplitude``. Returns float64 (3, npix, npix)
     nanomaggies, bands g, r, z. For tests and the benchmark.
     """
-    fwhm = np.broadcast_to(np.asarray(psf_fwhm_arcsec, float), (3,))
-    return _ReferenceRenderer(row["scale"], fwhm, npix, pixscale_arcsec, supersampling).arc(row)
+    return reference_arc(row, psf_fwhm_arcsec, npix, pixscale_arcsec, supersampling)

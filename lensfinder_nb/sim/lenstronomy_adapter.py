@@ -1,38 +1,65 @@
 """The adapter to lenstronomy: the only module of lensfinder that imports it (inside functions).
 
-Everything else talks to it through these few functions, so its lists of magic-string dicts stay here.
+Everything else calls these functions with plain numbers, arrays and parameter rows (of
+:func:`~lensfinder_nb.sim.params.draw_mock_params`) and gets plain numbers and arrays back, so
+lenstronomy's model lists, keyword dicts and objects stay here.  Angles are arcsec, masses Msun,
+velocity dispersions km/s; cosmology flat LCDM (H0 = 70 km/s/Mpc, Om0 = 0.3).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from ._common import BANDS, E_PER_NMGY, H0, OM0, ZERO_POINT_MAG
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC, ZERO_POINT_MAG
+from ._common import H0_KM_S_MPC, OMEGA_M0
+
+__all__ = ["sis_theta_e_arcsec", "nfw_angles_arcsec", "nfw_deflection_arcsec", "deflection", "hessian",
+           "image_positions", "ReferenceRenderer", "reference_arc"]
 
 
+@lru_cache(maxsize=1)
 def _cosmo():
     from astropy.cosmology import FlatLambdaCDM
 
-    return FlatLambdaCDM(H0=H0, Om0=OM0)
+    return FlatLambdaCDM(H0=H0_KM_S_MPC, Om0=OMEGA_M0)
 
 
-def _lens_cosmo(z_lens: float, z_source: float, cosmo=None):
+def _lens_cosmo(z_lens: float, z_source: float):
     from lenstronomy.Cosmo.lens_cosmo import LensCosmo
 
-    return LensCosmo(z_lens=float(z_lens), z_source=float(z_source), cosmo=cosmo or _cosmo())
+    return LensCosmo(z_lens=float(z_lens), z_source=float(z_source), cosmo=_cosmo())
 
 
-def _nfw_alpha(r, rs, alpha_rs):
-    """Radial deflection (arcsec) of lenstronomy's spherical NFW at radii ``r`` (arcsec)."""
+def sis_theta_e_arcsec(sigma_v_kms: float, z_lens: float, z_source: float) -> float:
+    """Einstein radius (arcsec) of a singular isothermal sphere of velocity dispersion ``sigma_v_kms``."""
+    return float(_lens_cosmo(z_lens, z_source).sis_sigma_v2theta_E(float(sigma_v_kms)))
+
+
+def nfw_angles_arcsec(m200_msun: float, c200: float, z_lens: float, z_source: float) -> tuple[float, float]:
+    """Scale radius and deflection at the scale radius (both arcsec) of an NFW halo (M200 critical, c200)."""
+    rs, alpha_rs = _lens_cosmo(z_lens, z_source).nfw_physical2angle(M=float(m200_msun), c=float(c200))
+    return float(rs), float(alpha_rs)
+
+
+def nfw_deflection_arcsec(r_arcsec, rs_arcsec: float, alpha_rs_arcsec: float) -> np.ndarray:
+    """Radial deflection (arcsec) of lenstronomy's spherical NFW at radii ``r_arcsec``."""
     from lenstronomy.LensModel.Profiles.nfw import NFW
 
-    r = np.asarray(r, float)
-    return NFW().derivatives(r, np.zeros_like(r), Rs=rs, alpha_Rs=alpha_rs)[0]
+    r = np.asarray(r_arcsec, float)
+    return NFW().derivatives(r, np.zeros_like(r), Rs=rs_arcsec, alpha_Rs=alpha_rs_arcsec)[0]
 
 
-def _lenstronomy_lens(row):
-    """lenstronomy LensModel and kwargs for one parameter row (galaxy or cluster)."""
+@lru_cache(maxsize=4)
+def _lens_model(names: tuple[str, ...]):
     from lenstronomy.LensModel.lens_model import LensModel
+
+    return LensModel(list(names))
+
+
+def _lens(row):
+    """lenstronomy LensModel and kwargs for one parameter row (galaxy or cluster)."""
     from lenstronomy.Util.param_util import phi_q2_ellipticity
 
     e1, e2 = phi_q2_ellipticity(row["lens_phi_rad"], row["lens_q"])
@@ -40,43 +67,82 @@ def _lenstronomy_lens(row):
     shear = {"gamma1": row["gamma1"], "gamma2": row["gamma2"], "ra_0": 0.0, "dec_0": 0.0}
     if row["scale"] == "galaxy":
         sie = {"theta_E": row["theta_e_arcsec"], "e1": e1, "e2": e2, "center_x": cx, "center_y": cy}
-        return LensModel(["SIE", "SHEAR"]), [sie, shear]
+        return _lens_model(("SIE", "SHEAR")), [sie, shear]
     nfw = {"Rs": row["nfw_rs_arcsec"], "alpha_Rs": row["nfw_alpha_rs_arcsec"], "center_x": cx, "center_y": cy}
     sie = {"theta_E": row["bcg_theta_e_arcsec"], "e1": e1, "e2": e2, "center_x": cx, "center_y": cy}
-    return LensModel(["NFW", "SIE", "SHEAR"]), [nfw, sie, shear]
+    return _lens_model(("NFW", "SIE", "SHEAR")), [nfw, sie, shear]
 
 
-class _ReferenceRenderer:
-    """One lenstronomy SimAPI + ImageModel per band, reused (the straightforward way)."""
+def deflection(row, x_arcsec, y_arcsec) -> tuple[np.ndarray, np.ndarray]:
+    """Deflection (alpha_x, alpha_y) in arcsec at image-plane points of one lens row.
 
-    def __init__(self, scale, psf_fwhm_arcsec, npix=101, pixscale_arcsec=0.262, supersampling=2,
-                 e_per_nmgy=E_PER_NMGY):
+    The source-plane position is ``(x - alpha_x, y - alpha_y)`` (lenstronomy's ray shooting).
+    """
+    model, kwargs = _lens(row)
+    return model.alpha(x_arcsec, y_arcsec, kwargs)
+
+
+def hessian(row, x_arcsec, y_arcsec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Second derivatives (f_xx, f_xy, f_yx, f_yy) of the lensing potential of one lens row."""
+    model, kwargs = _lens(row)
+    return model.hessian(x_arcsec, y_arcsec, kwargs)
+
+
+def image_positions(row, x_source_arcsec: float, y_source_arcsec: float, *, search_window_arcsec: float,
+                    min_distance_arcsec: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image-plane positions (x, y arrays, arcsec) of a point source behind one lens row."""
+    from lenstronomy.LensModel.Solver.lens_equation_solver import LensEquationSolver
+
+    model, kwargs = _lens(row)
+    x, y = LensEquationSolver(model).image_position_from_source(
+        x_source_arcsec, y_source_arcsec, kwargs, search_window=search_window_arcsec,
+        min_distance=min_distance_arcsec, precision_limit=1e-8, num_iter_max=30)
+    return np.asarray(x), np.asarray(y)
+
+
+class ReferenceRenderer:
+    """Arcs the straightforward way: one lenstronomy SimAPI + ImageModel per band, built once, reused.
+
+    For tests and the benchmark's baseline; :meth:`arc` returns float64 (3, npix, npix) nanomaggies.
+    """
+
+    def __init__(self, scale: str, psf_fwhm_arcsec, npix: int = CUTOUT_SIZE_PX,
+                 pixscale_arcsec: float = PIXSCALE_ARCSEC, supersampling: int = 2,
+                 electrons_per_nmgy=ELECTRONS_PER_NMGY) -> None:
         from lenstronomy.SimulationAPI.sim_api import SimAPI
 
         lens_list = ["SIE", "SHEAR"] if scale == "galaxy" else ["NFW", "SIE", "SHEAR"]
         model = {"lens_model_list": lens_list, "source_light_model_list": ["SERSIC_ELLIPSE"]}
-        self.sims, self.models = [], []
+        fwhm = np.broadcast_to(np.asarray(psf_fwhm_arcsec, float), (3,))
+        self._sims, self._models = [], []
         for b in range(3):
-            band = {"pixel_scale": pixscale_arcsec, "exposure_time": float(e_per_nmgy[b]),
+            band = {"pixel_scale": pixscale_arcsec, "exposure_time": float(electrons_per_nmgy[b]),
                     "magnitude_zero_point": ZERO_POINT_MAG, "background_noise": 0.0,
-                    "seeing": float(psf_fwhm_arcsec[b]), "psf_type": "GAUSSIAN"}
+                    "seeing": float(fwhm[b]), "psf_type": "GAUSSIAN"}
             sim = SimAPI(num_pix=npix, kwargs_single_band=band, kwargs_model=model)
-            self.sims.append(sim)
-            self.models.append(sim.image_model_class({"supersampling_factor": int(supersampling)}))
+            self._sims.append(sim)
+            self._models.append(sim.image_model_class({"supersampling_factor": int(supersampling)}))
 
-    def arc(self, row, noise=False):
+    def arc(self, row, noise: bool = False) -> np.ndarray:
+        """The arc of one parameter row, bands g, r, z; ``noise`` adds lenstronomy's Poisson noise."""
         from lenstronomy.Util.param_util import phi_q2_ellipticity
 
-        _, kw_lens = _lenstronomy_lens(row)
+        _, kw_lens = _lens(row)
         e1, e2 = phi_q2_ellipticity(row["src_phi_rad"], row["src_q"])
         out = []
         for b, band in enumerate(BANDS):
             src = {"magnitude": row[f"src_mag_{band}"], "R_sersic": row["src_r_e_arcsec"],
                    "n_sersic": row["src_n_sersic"], "e1": e1, "e2": e2,
                    "center_x": row["src_x_arcsec"], "center_y": row["src_y_arcsec"]}
-            _, kw_src, _ = self.sims[b].magnitude2amplitude(kwargs_source_mag=[src])
-            img = self.models[b].image(kw_lens, kw_src, lens_light_add=False, point_source_add=False)
+            _, kw_src, _ = self._sims[b].magnitude2amplitude(kwargs_source_mag=[src])
+            img = self._models[b].image(kw_lens, kw_src, lens_light_add=False, point_source_add=False)
             if noise:
-                img = img + self.sims[b].noise_for_model(img, background_noise=False, poisson_noise=True)
+                img = img + self._sims[b].noise_for_model(img, background_noise=False, poisson_noise=True)
             out.append(img)
         return np.array(out)
+
+
+def reference_arc(row, psf_fwhm_arcsec, npix: int = CUTOUT_SIZE_PX, pixscale_arcsec: float = PIXSCALE_ARCSEC,
+                  supersampling: int = 2) -> np.ndarray:
+    """One row's noise-free arc computed by lenstronomy's SimAPI: float64 (3, npix, npix) nanomaggies."""
+    return ReferenceRenderer(row["scale"], psf_fwhm_arcsec, npix, pixscale_arcsec, supersampling).arc(row)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._common import BANDS, ZERO_POINT_MAG
+from ..imaging.psf import convolve_gaussian
+from ..imaging.sersic import sersic_unit_flux
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, mag_to_nmgy
 from .galaxy import _galaxy_beta
-from .lenstronomy_adapter import _lenstronomy_lens
-from ..imaging.psf import _convolve_gaussian
-from ..imaging.sersic import _b_n, _sersic_unit, _sersic_unit_amp
+from .lenstronomy_adapter import deflection
+
+__all__ = ["paint_arcs"]
+
+
+#: the Sersic arguments and the parameter columns they come from
+_SOURCE = {"x0_arcsec": "src_x_arcsec", "y0_arcsec": "src_y_arcsec", "r_e_arcsec": "src_r_e_arcsec",
+           "n_sersic": "src_n_sersic", "q": "src_q", "phi_rad": "src_phi_rad"}
 
 
 def _subgrid(npix, pixscale_arcsec, ss):
@@ -32,8 +39,9 @@ def _bin(img, ss):
     return out
 
 
-def paint_arcs(params: pd.DataFrame, psf_fwhm_arcsec: np.ndarray, npix: int = 101, pixscale_arcsec: float = 0.262,
-               supersampling: int = 2, chunk_pixels: int = 65_536) -> tuple[np.ndarray, pd.DataFrame]:
+def paint_arcs(params: pd.DataFrame, psf_fwhm_arcsec: np.ndarray, npix: int = CUTOUT_SIZE_PX,
+               pixscale_arcsec: float = PIXSCALE_ARCSEC, supersampling: int = 2,
+               chunk_pixels: int = 65_536) -> tuple[np.ndarray, pd.DataFrame]:
     """Noise-free, PSF-convolved lensed arcs in nanomaggies.
 
     Parameters
@@ -66,34 +74,33 @@ def paint_arcs(params: pd.DataFrame, psf_fwhm_arcsec: np.ndarray, npix: int = 10
     gx32, gy32 = gx.astype(dt), gy.astype(dt)
     unit = np.empty((n, npix, npix), dt)
     pixel_area = (pixscale_arcsec / ss) ** 2
-    amp = _sersic_unit_amp(params["src_r_e_arcsec"].to_numpy(), params["src_n_sersic"].to_numpy()) * pixel_area
-    cols = ["theta_e_arcsec", "lens_q", "lens_phi_rad", "lens_x_arcsec", "lens_y_arcsec", "gamma1", "gamma2",
-            "src_x_arcsec", "src_y_arcsec", "src_phi_rad", "src_q", "src_r_e_arcsec", "src_n_sersic"]
-    arr = {c: params[c].to_numpy(float) for c in cols}
-    arr["b_n"] = _b_n(arr["src_n_sersic"])
-    arr["amp"] = amp
+    lens_cols = ["theta_e_arcsec", "lens_q", "lens_phi_rad", "lens_x_arcsec", "lens_y_arcsec", "gamma1", "gamma2"]
+    arr = {c: params[c].to_numpy(float) for c in lens_cols + list(_SOURCE.values())}
+
+    def source(k, beta):
+        """Unit-flux Sersic source of rows ``k`` per sub-pixel, at source-plane positions ``beta``."""
+        return sersic_unit_flux(beta[0], beta[1], pixel_area_arcsec2=pixel_area,
+                                **{arg: arr[c][k] for arg, c in _SOURCE.items()})
+
     is_gal = (params["scale"] == "galaxy").to_numpy()
     step = max(1, chunk_pixels // gx.size)
     gal = np.flatnonzero(is_gal)
     for s0 in range(0, gal.size, step):
         k = gal[s0:s0 + step]
-        p = {c: arr[c][k, None].astype(dt) for c in arr}
-        bx, by = _galaxy_beta(gx32, gy32, p)
-        sb = _sersic_unit(bx, by, p, dt)
+        p = {c: arr[c][k, None].astype(dt) for c in lens_cols}
+        beta = _galaxy_beta(gx32, gy32, p)
+        sb = source(k[:, None], beta)
         unit[k] = _bin(sb.reshape(k.size, npix * ss, npix * ss), ss)
     for k in np.flatnonzero(~is_gal):
-        lm, kw = _lenstronomy_lens(params.iloc[k])
-        bx, by = lm.ray_shooting(gx, gy, kw)
-        p = {c: arr[c][k] for c in arr}
-        sb = _sersic_unit(bx, by, p, np.float64)
+        ax, ay = deflection(params.iloc[k], gx, gy)
+        sb = source(k, (gx - ax, gy - ay))
         unit[k] = _bin(sb.reshape(1, npix * ss, npix * ss), ss)[0]
     magnification = unit.sum(axis=(1, 2), dtype=np.float64)
-    mags = params[[f"src_mag_{b}" for b in BANDS]].to_numpy(float)
-    flux0 = 10 ** (-0.4 * (mags - ZERO_POINT_MAG))  # unlensed nanomaggies, (n, 3)
+    flux0 = mag_to_nmgy(params[[f"src_mag_{b}" for b in BANDS]].to_numpy(float))  # unlensed, (n, 3)
     arcs = np.empty((n, 3, npix, npix), dt)
     for s0 in range(0, n, 64):
         sl = slice(s0, s0 + 64)
-        arcs[sl] = _convolve_gaussian(unit[sl], fwhm[sl], pixscale_arcsec)
+        arcs[sl] = convolve_gaussian(unit[sl], fwhm[sl], pixscale_arcsec)
         arcs[sl] *= flux0[sl, :, None, None].astype(dt)
     np.maximum(arcs, 0, out=arcs)  # FFT round-off leaves tiny negatives
     info = pd.DataFrame({"magnification": magnification}, index=params.index)

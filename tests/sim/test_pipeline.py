@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lensfinder_nb.imaging import files as cubes; from lensfinder_nb.sim import lensing; from lensfinder_nb.sim import batches as pipeline; from lensfinder_nb.sim import sky
+from lensfinder_nb.imaging import files as cubes
+from lensfinder_nb.imaging import survey
+from lensfinder_nb.sim import batches as pipeline
+from lensfinder_nb.sim import lensing
+from lensfinder_nb.sim import sky
 from lensfinder_nb.cli import main
 from lensfinder_nb.store import open_store
 
@@ -102,7 +106,7 @@ def test_backgrounds_without_params_get_mad_sky_and_desi_seeing(local_run):
     p = bare["p"].iloc[0]
     assert p["sky_from"] == "cube MAD" and p["seeing_from"] == "desi default"
     assert p["sky_g_nmgy"] == pytest.approx(0.004, rel=0.05)
-    assert p["psf_fwhm_g"] == pipeline.DEFAULT_SEEING_ARCSEC[0]
+    assert p["psf_fwhm_g"] == survey.TYPICAL_SEEING_ARCSEC[0]
 
 
 def test_rerun_resumes_and_larger_n_extends(local_run):

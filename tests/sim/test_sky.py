@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lensfinder_nb.imaging import survey
 from lensfinder_nb.sim import sky
 
 
@@ -15,7 +16,7 @@ def _one_source(profile="sersic", mag=18.0, x=50.0, y=50.0, seeing=(1.4, 1.25, 1
            "mag_z": mag, "x_pix": x, "y_pix": y, "r_e_arcsec": 0.05, "n_sersic": 1.0, "q": 1.0, "pa_deg": 0.0,
            "noise_seed": 1}
     row.update(shape)
-    for band, fwhm, sigma in zip(sky.BANDS, seeing, sky.SKY_SIGMA_NMGY):
+    for band, fwhm, sigma in zip(survey.BANDS, seeing, survey.SKY_SIGMA_NMGY):
         row[f"seeing_{band}_arcsec"], row[f"sky_{band}_nmgy"] = fwhm, sigma
     return pd.DataFrame([row])
 
@@ -28,7 +29,7 @@ def _fwhm_arcsec(image: np.ndarray) -> float:
     lo, hi = above[0], above[-1]
     left = lo - (cut[lo] - 0.5) / (cut[lo] - cut[lo - 1])
     right = hi + (cut[hi] - 0.5) / (cut[hi] - cut[hi + 1])
-    return (right - left) * sky.PIXSCALE_ARCSEC
+    return (right - left) * survey.PIXSCALE_ARCSEC
 
 
 def test_same_seed_same_fields_other_seed_other_fields():
@@ -51,7 +52,7 @@ def test_sky_noise_per_pixel_is_the_field_sigma():
     _, sigma = sky.conditions(table)
     for b in range(3):
         target = sigma[:, b]
-        assert ((target > 0.6 * sky.SKY_SIGMA_NMGY[b]) & (target < 1.6 * sky.SKY_SIGMA_NMGY[b])).all()
+        assert ((target > 0.6 * survey.SKY_SIGMA_NMGY[b]) & (target < 1.6 * survey.SKY_SIGMA_NMGY[b])).all()
         empty = clean[:, b] < target[:, None, None]  # faint pixels: the sources add no shot noise there
         measured = np.array([(noisy[i, b] - clean[i, b])[empty[i]].std() for i in range(len(target))])
         np.testing.assert_allclose(measured, target, rtol=0.06)
@@ -59,7 +60,7 @@ def test_sky_noise_per_pixel_is_the_field_sigma():
 
 def test_seeing_is_drawn_in_the_desi_ranges():
     seeing, _ = sky.conditions(sky.draw_fields(200, seed=2))
-    for b, (lo, hi) in enumerate(sky.SEEING_RANGE_ARCSEC):
+    for b, (lo, hi) in enumerate(survey.SEEING_RANGE_ARCSEC):
         assert seeing[:, b].min() >= lo and seeing[:, b].max() <= hi
     assert (seeing[:, 0] > seeing[:, 2]).mean() > 0.95  # g is blurrier than z
 
@@ -75,7 +76,7 @@ def test_a_point_source_has_the_seeing_of_its_band(profile):
 def test_magnitudes_are_calibrated_nanomaggies():
     cube = sky.render_fields(_one_source(mag=18.0, r_e_arcsec=0.6, n_sersic=1.0), noise=False)[0]
     assert cube.sum(axis=(1, 2)) == pytest.approx([10 ** (0.4 * 4.5)] * 3, rel=0.03)  # 63.1 nmgy
-    assert sky.mag_to_nmgy([22.5, np.inf, np.nan]).tolist() == [1.0, 0.0, 0.0]
+    assert survey.mag_to_nmgy([22.5, np.inf, np.nan]).tolist() == [1.0, 0.0, 0.0]
 
 
 def test_cubes_are_in_fits_orientation():
