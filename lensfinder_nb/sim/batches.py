@@ -17,7 +17,8 @@ workers see the same data folder (a shared file system) (:mod:`~lensfinder_nb.si
 Backgrounds and their conditions: :mod:`~lensfinder_nb.sim.backgrounds`.
 
 Subject ids are derived from the run (scale, seed, batch size), the batch number and the row,
-so a re-run skips batches already in the store (resume) and a larger ``n`` extends a run.
+and a run makes only the ids not yet in the store (:func:`plan_tasks`): re-running the same
+command adds nothing, resumes an interrupted run, and a larger ``n`` adds the missing mocks.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,22 +100,39 @@ def _subject_id(run: str, batch: int, i: int) -> str:
 
 
 def plan_tasks(data_dir, pool: pd.DataFrame, n: int, *, scale: str = "galaxy", seed: int = 0, batch_size: int = 500,
-               ranges: dict | None = None, cuts: dict | None = None, supersampling: int = 2) -> list[SimulateTask]:
-    """Cut a job of ``n`` mocks into batches; batch ``b`` depends only on (scale, seed, batch_size, b)."""
+               ranges: dict | None = None, cuts: dict | None = None, supersampling: int = 2,
+               have: Collection[str] = frozenset()) -> tuple[list[SimulateTask], int]:
+    """Cut a job of ``n`` mocks into batches, leaving out the mocks whose ids are in ``have``.
+
+    Batch ``b`` holds the ids ``(scale, seed, batch_size, b, i)`` for ``i < min(batch_size, n - b *
+    batch_size)``.  Its task covers the ids not yet stored: all of them on a first run (files
+    ``sim-<s><seed>-<batch_size>-<b>``, seed ``(seed, b, 2)``); after a smaller ``n`` or a batch
+    that fell short of its cuts, the missing ones from ``i = first`` on, with their own files and
+    seed (``...-<b>-<first>``, ``(seed, b, 2, first)``), so the mocks already stored keep theirs.
+
+    Returns the tasks to run and the number of batches already complete.
+    """
     if n < 0 or batch_size < 1:
         raise ValueError("n must be >= 0 and batch_size >= 1")
     run = f"{scale}-{seed}-{batch_size}"
-    tasks = []
+    tasks, complete = [], 0
     for b, start in enumerate(range(0, n, batch_size)):
-        k = min(batch_size, n - start)
-        rng = np.random.default_rng([seed, b, 1])
-        pick = np.sort(rng.choice(len(pool), size=min(len(pool), max(k, 64)), replace=False))
+        ids = [_subject_id(run, b, i) for i in range(min(batch_size, n - start))]
+        missing = [i for i, sid in enumerate(ids) if sid not in have]
+        if not missing:
+            complete += 1
+            continue
+        first = missing[0]
+        part = () if first == 0 else (first,)  # a first run keeps the names and seeds it always had
+        rng = np.random.default_rng([seed, b, 1, *part])
+        pick = np.sort(rng.choice(len(pool), size=min(len(pool), max(len(missing), 64)), replace=False))
         tasks.append(SimulateTask(
-            data_dir=str(data_dir), name=f"sim-{scale[0]}{seed}-{batch_size}-{b:05d}",
-            ids=tuple(_subject_id(run, b, i) for i in range(k)), seed=(int(seed), b, 2), scale=scale,
+            data_dir=str(data_dir), name="-".join([f"sim-{scale[0]}{seed}-{batch_size}-{b:05d}",
+                                                   *(f"{p:05d}" for p in part)]),
+            ids=tuple(ids[i] for i in missing), seed=(int(seed), b, 2, *part), scale=scale,
             backgrounds=pool.iloc[pick].reset_index(drop=True), ranges=dict(ranges or {}), cuts=dict(cuts or {}),
             supersampling=supersampling))
-    return tasks
+    return tasks, complete
 
 
 def simulate_into_store(store, n: int, *, scale: str = "galaxy", seed: int = 0, batch_size: int = 500,
@@ -131,8 +149,8 @@ def simulate_into_store(store, n: int, *, scale: str = "galaxy", seed: int = 0, 
     scale : "galaxy" or "cluster"
         Cluster Einstein radii are capped to what the cutouts show (10.5" at 101 pixels; fetch
         201-pixel cutouts for the full 4-20").
-    seed, batch_size : the run; the same values give the same mocks and subject ids, so
-        re-running resumes (batches already in the store are skipped).
+    seed, batch_size : the run; the same values give the same subject ids, and a run adds only
+        the ids not yet stored: re-running resumes (or adds nothing), a larger ``n`` adds the rest.
     scheduler : None (local ``ProcessPoolExecutor`` with ``workers`` processes), a Dask
         scheduler address ``"tcp://host:port"`` or a ``distributed.Client``.
     ranges, cuts : passed to :func:`lensing.simulate_mocks`.
@@ -159,11 +177,9 @@ def simulate_into_store(store, n: int, *, scale: str = "galaxy", seed: int = 0, 
         pool = pool.assign(params=[{k: v for k, v in p.items() if k not in ("z_lens", "z", "m500_msun",
                                                                            "m200_msun")} for p in pool["params"]])
     report = SimulateReport(backgrounds=len(pool))
-    tasks = plan_tasks(store.settings.data_dir, pool, n, scale=scale, seed=seed, batch_size=batch_size,
-                       ranges=ranges, cuts=cuts, supersampling=supersampling)
-    have = store.subject_ids(refresh=True)
-    todo = [t for t in tasks if t.ids[0] not in have]
-    report.batches_skipped = len(tasks) - len(todo)
+    todo, report.batches_skipped = plan_tasks(
+        store.settings.data_dir, pool, n, scale=scale, seed=seed, batch_size=batch_size, ranges=ranges, cuts=cuts,
+        supersampling=supersampling, have=store.subject_ids(refresh=True))
     results = run_batches(run_simulate_task, todo, scheduler=scheduler, workers=workers)
     if progress is not None:
         results = progress(results, total=len(todo), desc="simulating", unit="batch")

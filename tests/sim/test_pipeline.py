@@ -117,6 +117,44 @@ def test_rerun_resumes_and_larger_n_extends(local_run):
     assert more.accepted == 6 and more.batches_skipped == 2 and len(_mocks(store)) == 30
 
 
+def test_larger_n_after_a_partial_batch_adds_the_missing_mocks(tmp_path):
+    """`simulate --n 2` then `--n 5` (one batch of 500): the second run adds 3, a third adds nothing,
+    and the first two mocks keep their files."""
+    store, _ = _make_store(tmp_path, n_fields=6, n_bare=0)
+    first = pipeline.simulate_into_store(store, 2, seed=4, batch_size=500, workers=1)
+    assert first.accepted == 2
+    before = _mocks(store)
+    cubes_before = [cubes.load_cube(tmp_path, ref) for ref in before["cube"]]
+    more = pipeline.simulate_into_store(store, 5, seed=4, batch_size=500, workers=1)
+    assert more.accepted == 3 and more.batches_done == 1 and len(_mocks(store)) == 5
+    again = pipeline.simulate_into_store(store, 5, seed=4, batch_size=500, workers=1)
+    assert again.accepted == 0 and again.batches_done == 0 and again.batches_skipped == 1
+    assert len(_mocks(store)) == 5 and len(set(_mocks(store)["image"])) == 5
+    kept = _mocks(store).set_index("subject").loc[before["subject"]]
+    assert list(kept["cube"]) == list(before["cube"])
+    for ref, cube in zip(before["cube"], cubes_before):
+        np.testing.assert_array_equal(cubes.load_cube(tmp_path, ref), cube)
+    fewer = pipeline.simulate_into_store(store, 3, seed=4, batch_size=500, workers=1)
+    assert fewer.accepted == 0 and len(_mocks(store)) == 5
+    store.close()
+
+
+def test_an_interrupted_run_resumes(tmp_path):
+    store, _ = _make_store(tmp_path, n_fields=6, n_bare=0)
+
+    def stop_after_one(results, **_):
+        yield next(iter(results))
+        raise KeyboardInterrupt  # ^C after the first batch is stored
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.simulate_into_store(store, 10, seed=6, batch_size=4, workers=1, progress=stop_after_one)
+    assert len(_mocks(store)) == 4
+    rest = pipeline.simulate_into_store(store, 10, seed=6, batch_size=4, workers=1)
+    assert rest.accepted == 6 and rest.batches_skipped == 1 and rest.batches_done == 2
+    assert len(_mocks(store)) == 10
+    store.close()
+
+
 def test_dask_local_cluster_gives_the_same_mocks(local_run, tmp_path):
     from distributed import Client, LocalCluster
 
