@@ -84,11 +84,23 @@ def cluster_theta_e_arcsec(m200_msun: float, z_lens: float, z_source: float, c20
 
 
 def _draw_cluster_lenses(rng, n, r, fixed=None) -> pd.DataFrame:
-    """``n`` cluster lenses; with ``fixed`` (a frame with ``z_lens`` and ``m200_msun`` or
-    ``m500_msun`` per row) those rows keep their catalogue mass and redshift, and rows whose
-    Einstein radius cannot reach the window get NaN (see :func:`_draw_catalogue_clusters`)."""
-    if fixed is not None and _has_catalogue(fixed):
+    """``n`` cluster lenses; rows of ``fixed`` with a finite ``z_lens`` and ``m200_msun`` or
+    ``m500_msun`` keep their catalogue mass and redshift, and those whose Einstein radius cannot
+    reach the window get NaN (see :func:`_draw_catalogue_clusters`); the other rows are drawn."""
+    catalogue = _catalogue_rows(fixed, n)
+    if catalogue.all():
         return _draw_catalogue_clusters(rng, n, r, fixed)
+    if not catalogue.any():
+        return _draw_free_clusters(rng, n, r)
+    fixed = pd.DataFrame(fixed).reset_index(drop=True)
+    parts = [_draw_catalogue_clusters(rng, int(catalogue.sum()), r, fixed[catalogue].reset_index(drop=True)),
+             _draw_free_clusters(rng, int((~catalogue).sum()), r)]
+    order = np.concatenate([np.flatnonzero(catalogue), np.flatnonzero(~catalogue)])
+    return pd.concat(parts, ignore_index=True).iloc[np.argsort(order)].reset_index(drop=True)
+
+
+def _draw_free_clusters(rng, n, r) -> pd.DataFrame:
+    """``n`` cluster lenses drawn until their effective Einstein radius falls in the window."""
     rows = []
     lo, hi = r["theta_e_arcsec"]
     for _ in range(200 * max(n, 1)):
@@ -141,8 +153,15 @@ def _cluster_caustic(row, n_angle=96, n_radius=240):
 
 
 
-def _has_catalogue(fixed) -> bool:
-    return "z_lens" in fixed and ("m200_msun" in fixed or "m500_msun" in fixed)
+def _catalogue_rows(fixed, n: int) -> np.ndarray:
+    """Which rows of ``fixed`` give a catalogue cluster: a finite z_lens and M200 or M500."""
+    if fixed is None or "z_lens" not in fixed:
+        return np.zeros(n, bool)
+
+    def finite(col):
+        return np.isfinite(np.asarray(fixed[col], float)) if col in fixed else np.zeros(n, bool)
+
+    return finite("z_lens") & (finite("m200_msun") | finite("m500_msun"))
 
 
 def _draw_catalogue_clusters(rng, n, r, fixed, tries: int = 12) -> pd.DataFrame:

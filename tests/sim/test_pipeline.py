@@ -191,6 +191,22 @@ def test_cluster_scale_fits_the_cutout_and_uses_catalogue_masses(tmp_path):
                                ranges={"theta_e_arcsec": (12.0, 20.0)})
 
 
+def test_cluster_mocks_on_fields_with_a_central_galaxy_but_no_catalogue(tmp_path):
+    """Backgrounds whose params give the central galaxy (to align mass and light) but no catalogue
+    mass or redshift get drawn cluster lenses, not 'catalogue theta_E outside window' for all."""
+    rows = pipeline.synthetic_background_rows(tmp_path, sky.draw_fields(4, seed=3, kind="cluster"), "cl-000",
+                                              "CL-", "test")
+    store = open_store(tmp_path / "lf.duckdb")
+    store.add_subjects(pd.DataFrame(rows))
+    report = pipeline.simulate_into_store(store, 2, scale="cluster", seed=2, workers=1)
+    assert report.accepted == 2 and "catalogue theta_E outside window" not in report.rejected
+    for p in _mocks(store)["p"]:
+        c = json.loads(store.sql("SELECT params FROM subjects WHERE subject = ?", [p["background"]])["params"].iloc[0])
+        assert p["lens_x_arcsec"] == pytest.approx((c["central_x_pix"] - 50) * 0.262, abs=1e-4)
+        assert 4.0 <= p["theta_e_arcsec"] <= lensing.max_theta_e_arcsec(101)
+    store.close()
+
+
 def test_cli_simulate_reports_accepted_and_rejected(tmp_path, capsys):
     store, _ = _make_store(tmp_path, n_fields=6, n_bare=0)
     store.close()
