@@ -16,7 +16,7 @@ import numpy as np
 from ipyevents import Event
 
 from ..i18n import Translator
-from ..classify.session import NPIX, STRETCHES, ZOOMS, ClassifySession, Feedback
+from ..classify.session import STRETCHES, ZOOMS, ClassifySession, Feedback
 from .common import ErrorArea, guarded
 
 __all__ = ["ClassifyView", "KEYS"]
@@ -167,19 +167,16 @@ class ClassifyView(w.VBox):
             self.zoom = zoom
         self.show_current()
 
-    def _view_geometry(self) -> tuple[int, int]:
-        """(first full-image pixel shown, number of pixels shown) for the current zoom."""
-        if self.zoom == 1:
-            return 0, NPIX
-        half = NPIX // (2 * self.zoom)
-        return NPIX // 2 - half, 2 * half + 1
+    def _view_geometry(self) -> tuple[int, int, int, int]:
+        """(x0, y0, width, height): the full-image pixels shown at the current zoom."""
+        return self.session.view_window(self.zoom)
 
     def _draw_marks(self) -> None:
-        first, size = self._view_geometry()
-        scale = DISPLAY_PX / size
+        x0, y0, width, height = self._view_geometry()
+        scale_x, scale_y = DISPLAY_PX / width, DISPLAY_PX / height
         dots = []
         for x, y in self.marks:
-            dx, dy = (x - first + 0.5) * scale, (y - first + 0.5) * scale
+            dx, dy = (x - x0 + 0.5) * scale_x, (y - y0 + 0.5) * scale_y
             if 0 <= dx <= DISPLAY_PX and 0 <= dy <= DISPLAY_PX:
                 dots.append(f'<circle cx="{dx:.1f}" cy="{dy:.1f}" r="{MARK_RADIUS_PX}" fill="none" '
                             f'stroke="#00ff66" stroke-width="2"/>')
@@ -189,21 +186,21 @@ class ClassifyView(w.VBox):
     # ------------------------------------------------------------------ marks
     def _to_full(self, event: dict) -> tuple[float, float] | None:
         """Full-image north-up pixel (x, y) of a mouse event on the image."""
-        first, size = self._view_geometry()
-        if "dataX" in event and event.get("dataX") is not None:
+        x0, y0, width, height = self._view_geometry()
+        if "dataX" in event and event.get("dataX") is not None:  # pixels of the picture shown
             x, y = float(event["dataX"]), float(event["dataY"])
         else:  # fall back on the displayed size
-            x = float(event["relativeX"]) * size / float(event.get("boundingRectWidth") or DISPLAY_PX)
-            y = float(event["relativeY"]) * size / float(event.get("boundingRectHeight") or DISPLAY_PX)
-        if not (0 <= x <= size and 0 <= y <= size):
+            x = float(event["relativeX"]) * width / float(event.get("boundingRectWidth") or DISPLAY_PX)
+            y = float(event["relativeY"]) * height / float(event.get("boundingRectHeight") or DISPLAY_PX)
+        if not (0 <= x <= width and 0 <= y <= height):
             return None
-        return first + x, first + y
+        return x0 + x, y0 + y
 
     def _nearest_mark(self, point: tuple[float, float]) -> int | None:
-        _, size = self._view_geometry()
-        grab = MARK_RADIUS_PX * size / DISPLAY_PX
+        _, _, width, height = self._view_geometry()
+        grab_x, grab_y = MARK_RADIUS_PX * width / DISPLAY_PX, MARK_RADIUS_PX * height / DISPLAY_PX
         for k, (x, y) in enumerate(self.marks):
-            if abs(x - point[0]) <= grab and abs(y - point[1]) <= grab:
+            if abs(x - point[0]) <= grab_x and abs(y - point[1]) <= grab_y:
                 return k
         return None
 

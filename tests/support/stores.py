@@ -30,3 +30,22 @@ def make_image_store(path: Path, n_per_label: int = 6, seed: int = 0):
     return store
 
 
+
+
+def make_sized_mock_store(path: Path, n_mocks: int = 2):
+    """A store with mock lenses of two cutout sizes, made the way users make them: 101-pixel galaxy
+    fields with galaxy-scale mocks and 201-pixel cluster fields with cluster-scale mocks (the size
+    the docs recommend for clusters), through ``simulate_into_store`` (cubes, arc masks, JPEGs)."""
+    from lensfinder_nb.sim import sky
+    from lensfinder_nb.sim.backgrounds import synthetic_background_rows
+    from lensfinder_nb.sim.batches import simulate_into_store
+
+    store = open_store(path)
+    data_dir = store.settings.data_dir
+    rows = synthetic_background_rows(data_dir, sky.draw_fields(6, seed=1, kind="galaxy"), "bg-101", "G101-", "test")
+    rows += synthetic_background_rows(data_dir, sky.draw_fields(6, seed=2, kind="cluster", npix=201), "bg-201",
+                                      "C201-", "test", ra0=160.0)
+    store.add_subjects(pd.DataFrame(rows))
+    for scale in ("galaxy", "cluster"):
+        simulate_into_store(store, n_mocks, scale=scale, seed=1, workers=1)
+    return store
