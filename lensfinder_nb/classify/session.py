@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..imaging.render import STRETCHES
 from .order import plan_queue
 from ..store import Store, queries
 
@@ -26,7 +27,6 @@ __all__ = ["ClassifySession", "Shown", "Feedback", "UNDO_SECONDS", "STRETCHES", 
 log = logging.getLogger(__name__)
 
 UNDO_SECONDS = 10.0
-STRETCHES = ("viewer", "standard", "brighter", "bluer", "g", "r", "z")
 ZOOMS = (1, 2, 4)
 
 

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 from ..settings import option_help
 from ._common import CliError, db_path_from, open_store_from, progress
 
@@ -28,9 +29,11 @@ def register(subparsers) -> None:
                     "skipped, so an interrupted run resumes; transient errors are retried with back-off.")
     p.add_argument("catalog", type=Path, metavar="CATALOG.csv", help="CSV with ra, dec (degrees), optional name, label")
     p.add_argument("--layer", default="ls-dr9", help="survey layer (default: ls-dr9; e.g. ls-dr10, ls-dr9-north)")
-    p.add_argument("--size", type=int, default=101, help="cutout side in pixels, at most 3000 (default: 101)")
+    p.add_argument("--size", type=int, default=CUTOUT_SIZE_PX,
+                   help=f"cutout side in pixels, at most 3000 (default: {CUTOUT_SIZE_PX}; 201 for clusters)")
     p.add_argument("--bands", default="grz", help="bands of the FITS cube (default: grz)")
-    p.add_argument("--pixscale", type=float, default=0.262, help="arcsec per pixel (default: 0.262, native)")
+    p.add_argument("--pixscale", type=float, default=PIXSCALE_ARCSEC,
+                   help=f"arcsec per pixel (default: {PIXSCALE_ARCSEC}, native)")
     p.add_argument("--jpeg", action="store_true", help="also download the service's colour JPEG")
     p.add_argument("--out", type=Path, metavar="DIR", help="download folder (default: <data folder>/downloads/<layer>)")
     p.add_argument("--ingest", action="store_true", help="add the downloaded cutouts to the store afterwards")

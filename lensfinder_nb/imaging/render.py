@@ -31,10 +31,12 @@ import io
 
 import numpy as np
 
+from .survey import BANDS
+
 __all__ = ["STRETCHES", "LUPTON_PRESETS", "viewer_rgb", "lupton_rgb", "single_band", "render",
            "encode_jpeg", "encode_png"]
 
-STRETCHES = ("viewer", "standard", "brighter", "bluer", "g", "r", "z")
+STRETCHES = ("viewer", "standard", "brighter", "bluer", *BANDS)
 
 # Legacy Survey viewer (ls-dr9): (plane, scale) for g, r, z; offset m, softening Q
 _VIEWER_SCALE = np.array([6.0, 3.4, 2.2], np.float32)
@@ -152,7 +154,7 @@ def single_band(cube, band: str | int) -> np.ndarray:
     >>> grey[:, 3, 0].tolist()                     # column 3 from the top: the light is at the bottom
     [35, 35, 35, 35, 255]
     """
-    index = {"g": 0, "r": 1, "z": 2}.get(band, band)
+    index = BANDS.index(band) if band in BANDS else band
     if index not in (0, 1, 2):
         raise ValueError(f"band must be 'g', 'r', 'z' or 0-2, got {band!r}")
     x = _finite(cube)[index] * _VIEWER_SCALE[index] + _GREY_FLOOR
@@ -174,7 +176,7 @@ def render(cube, stretch: str = "viewer") -> np.ndarray:
         return viewer_rgb(cube)
     if stretch in LUPTON_PRESETS:
         return lupton_rgb(cube, stretch)
-    if stretch in ("g", "r", "z"):
+    if stretch in BANDS:
         return single_band(cube, stretch)
     raise ValueError(f"unknown stretch {stretch!r}; choose from {STRETCHES}")
 
