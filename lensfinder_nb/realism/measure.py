@@ -28,6 +28,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..imaging.survey import PIXSCALE_ARCSEC, ZERO_POINT_MAG
+
 __all__ = ["STATISTICS", "sky_and_noise", "noise_correlation", "lens_photometry", "arc_residual",
            "measure_cube", "measure_cubes"]
 
@@ -50,16 +52,13 @@ STATISTICS = {
     "noise_corr": "lag-1 correlation of the sky noise in r (-1..1)",
 }
 
-_ZP = 22.5
-
-
 def _radius_grid(ny: int, nx: int, cy: float, cx: float) -> np.ndarray:
     yy, xx = np.mgrid[0:ny, 0:nx]
     return np.hypot(yy - cy, xx - cx)
 
 
 def _mag(flux: float) -> float:
-    return _ZP - 2.5 * math.log10(flux) if flux > 0 else math.nan
+    return ZERO_POINT_MAG - 2.5 * math.log10(flux) if flux > 0 else math.nan
 
 
 def sky_and_noise(cube: np.ndarray, outer_fraction: float = 0.4, clip: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +116,7 @@ def _centroid(img: np.ndarray, radius_pix: float) -> tuple[float, float]:
     return cy, cx
 
 
-def lens_photometry(cube: np.ndarray, pixscale_arcsec: float = 0.262) -> dict:
+def lens_photometry(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC) -> dict:
     """Magnitude, colours, half-light radius and central flux of the galaxy at the cutout centre."""
     sky, _ = sky_and_noise(cube)
     c = np.nan_to_num(np.asarray(cube, np.float64)) - sky[:, None, None]
@@ -158,7 +157,7 @@ _ISOPHOTE_QUANTILE = 0.3
 _LOWER_SPREAD, _NOISE_OFFSET = 1.1209, 0.5244
 
 
-def arc_residual(cube: np.ndarray, centre_yx: tuple[float, float], pixscale_arcsec: float = 0.262,
+def arc_residual(cube: np.ndarray, centre_yx: tuple[float, float], pixscale_arcsec: float = PIXSCALE_ARCSEC,
                  annulus_width_pix: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The cube minus an elliptical-isophote model of the central galaxy, and the noise of that residual.
 
@@ -225,7 +224,7 @@ def _einstein_radius_guess(snr: np.ndarray, detect: np.ndarray, r_arcsec: np.nda
     return float((w * r_arcsec).sum() / w.sum())
 
 
-def measure_cube(cube: np.ndarray, theta_e_arcsec: float | None = None, pixscale_arcsec: float = 0.262,
+def measure_cube(cube: np.ndarray, theta_e_arcsec: float | None = None, pixscale_arcsec: float = PIXSCALE_ARCSEC,
                  max_theta_e_arcsec: float = 4.0) -> dict:
     """All :data:`STATISTICS` of one cube (3, ny, nx).
 
@@ -274,7 +273,7 @@ def measure_cube(cube: np.ndarray, theta_e_arcsec: float | None = None, pixscale
             "arc_snr": float(snr), "ring_completeness": filled / 12.0}
 
 
-def measure_cubes(cubes, theta_e_arcsec=None, pixscale_arcsec: float = 0.262,
+def measure_cubes(cubes, theta_e_arcsec=None, pixscale_arcsec: float = PIXSCALE_ARCSEC,
                   max_theta_e_arcsec: float = 4.0) -> pd.DataFrame:
     """:func:`measure_cube` for each of ``cubes`` (n, 3, ny, nx); one row per cube, columns :data:`STATISTICS`."""
     n = len(cubes)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
+from ..imaging.survey import CUTOUT_SIZE_PX
 
 __all__ = ["RealLenses", "load_real_lenses", "split_reference", "SEPARATION_BINS"]
 
@@ -58,7 +59,7 @@ def split_reference(names, held_out_fraction: float = 0.5) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
-def load_real_lenses(folder: str | Path, size: int = 101) -> RealLenses:
+def load_real_lenses(folder: str | Path, size: int = CUTOUT_SIZE_PX) -> RealLenses:
     """Read every FITS cube of ``folder`` (centre-cropped to ``size`` pixels) with its manifest row.
 
     Raises ValueError naming the file when a cube is not (3, ny, nx) with ny, nx >= ``size``.

@@ -29,14 +29,16 @@ LENS_COLUMNS = ["lens_x_arcsec", "lens_y_arcsec", "lens_phi_rad", "lens_q", "z_l
 
 
 def estimate_sky_sigma(cube: np.ndarray) -> np.ndarray:
-    """Robust sky noise per band (nanomaggies per pixel): 1.4826 x the median absolute deviation.
+    """Robust sky noise per band (nanomaggies per pixel): the median absolute deviation scaled to a
+    Gaussian sigma (astropy's ``mad_std``).
 
     Galaxies cover a small part of a cutout, so the MAD follows the sky; NaN pixels are ignored.
     Returns shape (3,).
     """
+    from astropy.stats import mad_std
+
     c = np.asarray(cube, np.float64).reshape(cube.shape[0], -1)
-    med = np.nanmedian(c, axis=1, keepdims=True)
-    return 1.4826 * np.nanmedian(np.abs(c - med), axis=1)
+    return np.asarray(mad_std(c, axis=1, ignore_nan=True), np.float64)
 
 
 def lens_overrides(params: dict, npix: int, pixscale_arcsec: float) -> dict:
