@@ -43,6 +43,7 @@ from urllib3.exceptions import (ConnectTimeoutError, MaxRetryError, NameResoluti
 
 from ..errors import InvalidInput, UserError
 from ..imaging.files import write_file
+from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 from .labels import read_catalog
 
 __all__ = ["FetchReport", "FetchUnavailable", "fetch_cutouts", "read_catalog", "cutout_url",
@@ -277,8 +278,9 @@ def _unavailable(base_url: str, reason: str) -> str:
 
 
 # ---------------------------------------------------------------------- the run
-def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer: str = "ls-dr9", size: int = 101,
-                  bands: str = "grz", pixscale: float = 0.262, jpeg: bool = False, base_url: str | None = None,
+def fetch_cutouts(catalog_frame: pd.DataFrame, out_dir: str | os.PathLike, layer: str = "ls-dr9",
+                  size: int = CUTOUT_SIZE_PX, bands: str = "grz", pixscale: float = PIXSCALE_ARCSEC,
+                  jpeg: bool = False, base_url: str | None = None,
                   workers: int = 4, retries: int = 4, timeout_s: float = 30, progress: Callable[..., Iterable] | None = None,
                   backoff_s: float = 1.0, proxies: Mapping[str, str] | None = None) -> FetchReport:
     """Download a FITS cube (and optionally a JPEG) for every catalogue row into ``out_dir``.
