@@ -209,19 +209,12 @@ def _nonlens_chunk(k: int, kinds: list[str], seed, dtype) -> LabelledSet:
 
 
 def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype) -> LabelledSet:
-    import warnings
-
-    from ..sim import lensing
+    from ..sim.fresh import mock_lenses
 
     rng = np.random.default_rng(seed)
-    table = sky.draw_fields(want, rng, kind=scale)
-    backgrounds = sky.render_fields(table)
-    seeing, sigma = sky.conditions(table)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a rare shortfall just gives fewer mocks
-        batch = lensing.simulate_mocks(backgrounds, seeing, sigma, want, rng, scale=scale)
-    p = batch.params
-    x = crop_raw(batch.images(backgrounds)).astype(dtype, copy=False)
+    made = mock_lenses(want, rng, scale)
+    p = made.params
+    x = crop_raw(made.images).astype(dtype, copy=False)
     snr = p[[f"snr_{b}" for b in BANDS]].max(axis=1).to_numpy()
     info = pd.DataFrame({"kind": f"mock:{scale}", "theta_e_arcsec": p["theta_e_arcsec"].to_numpy(float),
                          "src_mag_r": p["src_mag_r"].to_numpy(float), "snr": snr})
@@ -230,7 +223,7 @@ def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype) -> Labe
     if len(pick) == 0:
         return lenses
     # the same cutouts without their arcs: the arc is then the only difference between the classes
-    bg = crop_raw(backgrounds[p["background"].to_numpy()[pick]]).astype(dtype, copy=False)
+    bg = crop_raw(made.backgrounds[pick]).astype(dtype, copy=False)
     pairs = LabelledSet(bg, np.zeros(len(pick), np.float32), np.array([""] * len(pick), object),
                         pd.DataFrame({"kind": f"mock background:{scale}", "theta_e_arcsec": np.nan,
                                       "src_mag_r": np.nan, "snr": np.nan}, index=range(len(pick))))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["mock_truth", "completeness", "SNR_EDGES", "RESOLUTION_EDGES"]
