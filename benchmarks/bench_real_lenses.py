@@ -40,6 +40,22 @@ def _scores(model, cubes: np.ndarray) -> np.ndarray:
     return score_prepared(model, prepare(cubes)) if len(cubes) else np.empty(0)
 
 
+def _calibration_folder(real: Path, out: Path) -> Path:
+    """A folder holding only the calibration half of ``real`` (links and the manifest's rows)."""
+    table = load_real_lenses(real).table
+    keep = table.loc[table["part"] == "calibration", "file"]
+    out.mkdir(parents=True, exist_ok=True)
+    for name in keep:
+        link = out / name
+        if not link.exists():
+            link.symlink_to((real / name).resolve())
+    manifest = real / "manifest.csv"
+    if manifest.exists():
+        m = pd.read_csv(manifest)
+        m[m["file"].isin(set(keep))].to_csv(out / "manifest.csv", index=False)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", type=Path, default=REFERENCE, help="folder of real lens cubes (+ manifest.csv)")
@@ -47,6 +63,8 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None, help="score with this model instead of training one")
     ap.add_argument("--seed", type=int, default=0, help="demo seed (default 0, as `lensfinder demo`)")
     ap.add_argument("--mocks", type=int, default=300, help="fresh mocks for the shortcut checks")
+    ap.add_argument("--train-on-calibration", action="store_true",
+                    help="also train on the calibration half of --real (`lensfinder train --real-lenses`)")
     ap.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
                     help="extra arguments for `lensfinder train` (last on the line)")
     args = ap.parse_args()
@@ -61,9 +79,12 @@ def main() -> None:
     model_path = args.model or work / "models" / "lensfinder-cnn.pt"
     t_train = 0.0
     if args.model is None:
+        extra = list(args.train_args)
+        if args.train_on_calibration:
+            extra += ["--real-lenses", str(_calibration_folder(args.real, work / "calibration"))]
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "lensfinder_nb.cli", "train", "--db", str(db), "--out",
-                        str(model_path), *args.train_args], check=True, stdout=subprocess.DEVNULL)
+                        str(model_path), *extra], check=True, stdout=subprocess.DEVNULL)
         t_train = time.perf_counter() - t0
     model, meta = load_model(model_path)
     v = meta["validation"]
