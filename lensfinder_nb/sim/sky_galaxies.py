@@ -82,7 +82,7 @@ def _area(npix: int) -> float:
 
 
 def _lens_mag(z, rng):
-    return 16.45 + 5.0 * z + rng.normal(0, 0.55, np.shape(z))
+    return 16.8 + 5.0 * z + rng.normal(0, 0.55, np.shape(z))
 
 
 def lens_galaxies(rng, fields, c: float) -> pd.DataFrame:
@@ -140,12 +140,12 @@ def satellites(rng, hosts: pd.DataFrame, npix: int) -> pd.DataFrame:
     k = len(hosts)
     if k == 0:
         return pd.DataFrame()
-    richness = 4.5 * np.exp(rng.normal(0, 0.6, k) - 0.18)  # mean 4.5 per 101-pixel field
+    richness = 5.5 * np.exp(rng.normal(0, 0.6, k) - 0.18)  # mean 5.5 per 101-pixel field
     scale = rng.uniform(6.0, 10.0, k) / PIXSCALE_ARCSEC
     counts = rng.poisson(richness * _area(npix) ** 0.7)
     owner = np.repeat(np.arange(k), counts)
     radius = rng.gamma(2.0, scale[owner] / 2.0) + 4.0
-    dmag = 0.3 + 4.5 * rng.random(len(owner)) ** 0.85  # more faint members than bright ones
+    dmag = rng.uniform(0.3, 4.8, len(owner))
     close = rng.random(k) < 0.2
     sats = _members(rng, hosts, counts, dmag, radius, colour_slope=0.03)
     pairs = _members(rng, hosts[close], 1, rng.uniform(0.5, 3.0, int(close.sum())),
