@@ -23,7 +23,7 @@ def test_lens_galaxies_are_massive_red_galaxies(galaxy_table):
     assert len(c) == 3000
     mag = c["mag_r"].to_numpy()
     assert mag.min() >= 16.0 and mag.max() <= 21.0
-    assert 18.4 < np.median(mag) < 19.0 and 0.6 < mag.std() < 1.1
+    assert 18.8 < np.median(mag) < 19.3 and 0.6 < mag.std() < 1.1
     g_r, r_z = (c["mag_g"] - c["mag_r"]).to_numpy(), (c["mag_r"] - c["mag_z"]).to_numpy()
     assert 1.5 < np.median(g_r) < 1.8 and np.percentile(g_r, 2) > 1.0 and np.percentile(g_r, 98) < 2.0
     assert 0.9 < np.median(r_z) < 1.2 and np.percentile(r_z, 2) > 0.55 and np.percentile(r_z, 98) < 1.7
