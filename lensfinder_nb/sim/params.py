@@ -28,8 +28,8 @@ _SOURCE_RANGES = {
     "src_r_e_arcsec": (0.15, 0.5),
     "src_q": (0.3, 1.0),
     "src_mag_r": (23.0, 26.0),
-    "src_g_r": (0.2, 1.0),
-    "src_r_z": (0.0, 0.8),
+    "src_g_r": (0.3, 1.3),  # observed-frame colours of the whole source (see docs/realism.md)
+    "src_r_z": (0.3, 1.1),
     "src_n_clumps": Integers(1, 4),
     "src_clump_frac": (0.1, 0.4),  # share of the source's r flux in all its clumps
     "src_clump_sigma_arcsec": (0.06, 0.12),  # Gaussian sigma of each clump (source plane)

@@ -9,6 +9,7 @@ import pytest
 from lensfinder_nb.imaging import survey
 from lensfinder_nb.sim import lensing as L
 from lensfinder_nb.sim import lenstronomy_adapter as adapter
+from lensfinder_nb.sim import priors
 from lensfinder_nb.sim.galaxy import _galaxy_beta
 
 SEEING = np.array([1.40, 1.28, 1.18])  # FWHM arcsec, g r z
@@ -116,6 +117,22 @@ def test_arcs_match_lenstronomy_reference(which, request):
         np.testing.assert_allclose(arcs[k].sum(axis=(1, 2)), ref.sum(axis=(1, 2)), rtol=0.01)
         assert _l1(arcs[k], ref) < 0.02
         assert _l1(arcs[k], ref) < 1e-4  # same numerics: only float32 round-off differs
+
+
+def test_knotty_and_smooth_sources_match_lenstronomy():
+    """Four bright, bluer clumps (SERSIC_ELLIPSE + 4 GAUSSIAN in lenstronomy) and a smooth Sersic alike."""
+    knotty = L.draw_mock_params(2, seed=15, src_n_clumps=priors.Integers(4, 4), src_clump_frac=(0.4, 0.4),
+                                src_clump_dgr=(-0.4, -0.4))
+    smooth = knotty.assign(src_n_clumps=0, src_clump_frac=0.0,
+                           **{f"src_clump{k}_share": 0.0 for k in range(4)})
+    a_knotty, _ = L.paint_arcs(knotty, SEEING)
+    a_smooth, _ = L.paint_arcs(smooth, SEEING)
+    for k in range(2):
+        assert _l1(a_knotty[k], a_smooth[k]) > 0.05  # the clumps change the arc
+        for arcs, params in ((a_knotty, knotty), (a_smooth, smooth)):
+            ref = L.lenstronomy_reference_arc(params.iloc[k], SEEING, supersampling=2)
+            assert _l1(arcs[k], ref) < 1e-4
+            np.testing.assert_allclose(arcs[k].sum(axis=(1, 2)), ref.sum(axis=(1, 2)), rtol=1e-4)
 
 
 def test_supersampling_2_is_converged_against_a_fine_reference(galaxy_params):

@@ -66,8 +66,8 @@ def test_lens_and_source_priors_follow_the_documented_distributions(draws):
     uniform = {"lens_q": (0.5, 1.0), "src_mag_r": (23.0, 26.0), "src_r_e_arcsec": (0.15, 0.5),
                "src_n_sersic": (0.5, 2.0), "src_q": (0.3, 1.0), "z_source": (1.0, 3.0)}
     values = {k: a[k] for k in uniform}
-    values["g - r"], uniform["g - r"] = a["src_mag_g"] - a["src_mag_r"], (0.2, 1.0)
-    values["r - z"], uniform["r - z"] = a["src_mag_r"] - a["src_mag_z"], (0.0, 0.8)
+    values["g - r"], uniform["g - r"] = a["src_mag_g"] - a["src_mag_r"], (0.3, 1.3)
+    values["r - z"], uniform["r - z"] = a["src_mag_r"] - a["src_mag_z"], (0.3, 1.1)
     for name, (lo, hi) in uniform.items():
         assert stats.kstest(values[name], stats.uniform(lo, hi - lo).cdf).pvalue > 0.01, name
     shear = np.hypot(a["gamma1"], a["gamma2"])
