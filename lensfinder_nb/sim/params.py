@@ -80,6 +80,17 @@ def _inside(px, py, vx, vy):
     return (np.count_nonzero(straddle & (px < x_cross), axis=2) % 2) == 1
 
 
+def _keep_first_hits(out, todo, px, py, ok):
+    """One rejection round: rows of ``todo`` with an accepted try (``ok`` (rows, tries)) take their
+    first accepted point into ``out``; returns the rows still to place."""
+    hit = ok.any(1)
+    first = ok.argmax(1)
+    rows = todo[hit]
+    out[rows, 0] = px[hit, first[hit]]
+    out[rows, 1] = py[hit, first[hit]]
+    return todo[~hit]
+
+
 def _sample_in_regions(rng, polygons, n_try=16, max_rounds=200):
     """Uniform point inside the union of polygons [(vx, vy), ...] per row (rejection)."""
     n = polygons[0][0].shape[0]
@@ -98,12 +109,7 @@ def _sample_in_regions(rng, polygons, n_try=16, max_rounds=200):
         ok = np.zeros(px.shape, bool)
         for vx, vy in polygons:
             ok |= _inside(px, py, vx[todo], vy[todo])
-        hit = ok.any(1)
-        first = ok.argmax(1)
-        rows = todo[hit]
-        out[rows, 0] = px[hit, first[hit]]
-        out[rows, 1] = py[hit, first[hit]]
-        todo = todo[~hit]
+        todo = _keep_first_hits(out, todo, px, py, ok)
     return out
 
 
@@ -237,10 +243,5 @@ def _place_by_population(rng, df, caustic, cut, shares, n_try=8, max_rounds=400)
         double = kinds[kind[todo]] == "double"
         if double.any():
             ok[double] &= ~_inside(px[double], py[double], caustic[0][todo[double]], caustic[1][todo[double]])
-        hit = ok.any(1)
-        first = ok.argmax(1)
-        rows = todo[hit]
-        out[rows, 0] = px[hit, first[hit]]
-        out[rows, 1] = py[hit, first[hit]]
-        todo = todo[~hit]
+        todo = _keep_first_hits(out, todo, px, py, ok)
     return out, kinds[kind].astype(object)

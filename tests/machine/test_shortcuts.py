@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def recipe_model():
     from lensfinder_nb.machine.train import TrainConfig, fit
 
-    train = synthetic_set(500, 300, seed=21, cluster_share=0.0, paired_share=0.75)
+    train = synthetic_set(350, 200, seed=21, cluster_share=0.0, paired_share=0.75)
     # the mocks' arcs are faint (docs/realism.md: median best-band S/N ~24), so the small network
     # needs more epochs than it did with the old bright arcs (5 were enough at S/N ~100)
     cfg = TrainConfig(epochs=25, batch_size=64, lr=3e-3, width=8, seed=0, n_synthetic=0, time_budget_s=None)
