@@ -31,7 +31,9 @@ def hard_negatives_split():
 
 def _tiny_fit(train, seed=0, epochs=4):
     from lensfinder_nb.machine.train import TrainConfig, fit
-    cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, width=8, seed=seed, n_synthetic=0, time_budget_s=None)
+    # one thread: the suite runs in two workers on two cores, and oversubscribed torch threads spin
+    cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, width=8, seed=seed, n_synthetic=0, time_budget_s=None,
+                      threads=1)
     return fit(train, cfg)[0], cfg
 
 

@@ -21,7 +21,8 @@ def recipe_model():
     train = synthetic_set(350, 200, seed=21, cluster_share=0.0, paired_share=0.75)
     # the mocks' arcs are faint (docs/realism.md: median best-band S/N ~24), so the small network
     # needs more epochs than it did with the old bright arcs (5 were enough at S/N ~100)
-    cfg = TrainConfig(epochs=25, batch_size=64, lr=3e-3, width=8, seed=0, n_synthetic=0, time_budget_s=None)
+    cfg = TrainConfig(epochs=25, batch_size=64, lr=3e-3, width=8, seed=0, n_synthetic=0, time_budget_s=None,
+                      threads=1)   # two test workers share two cores
     return fit(train, cfg)[0]
 
 
