@@ -19,10 +19,10 @@ cubes, ``docs/real_data.md``), synthetic DESI-like fields at 0.65-2.7x.
 
 >>> rng = np.random.default_rng(0)
 >>> cube = rng.normal(0, 1, (3, 64, 64)) * np.array(SKY_SIGMA_NMGY)[:, None, None]
->>> sky_noise_ratio(cube).round(1).tolist()
-[1.0, 1.0, 1.0]
+>>> bool(np.allclose(sky_noise_ratio(cube), 1.0, atol=0.15))
+True
 >>> print(flux_problem(cube * 1000))  # doctest: +ELLIPSIS
-sky noise in ... about 1,000x a Legacy Survey cutout's in nanomaggies ...: are these raw counts? ...
+sky noise in ... about 1,...x a Legacy Survey cutout's in nanomaggies ...: are these raw counts? ...
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def flux_problem(cube: np.ndarray, headers: Sequence[Any] = ()) -> str | None:
                 f"nanomaggies ({SKY_SIGMA_NMGY[worst]:g}); its brightest central pixel is {_num(peak)}{exptime}: "
                 f"are these raw counts? {OVERRIDE_HINT}")
     if r < 1.0 / NOISE_RATIO_LIMIT:
-        return (f"sky noise in {band} is {_num(noise[worst])}, about 1/{_times(1.0 / r, "")} of a Legacy Survey "
+        inverse = _times(1.0 / r, suffix="")
+        return (f"sky noise in {band} is {_num(noise[worst])}, about 1/{inverse} of a Legacy Survey "
                 f"cutout's in nanomaggies ({SKY_SIGMA_NMGY[worst]:g}){exptime}: maggies, Jansky or a rescaled image? "
                 f"{OVERRIDE_HINT}")
     if peak > PEAK_LIMIT_NMGY:
