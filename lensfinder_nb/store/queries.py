@@ -161,12 +161,16 @@ def subject_pool(store: Store, method: str = "swap") -> pd.DataFrame:
     """Every subject with what the queue needs, by id.
 
     Columns: subject, label, image, cube, mask (arc mask reference of a mock, from params),
+    snr (a mock's arc S/N in its best band, from params; NULL for others),
     n_votes (counted votes now), probability and status (scores stored for ``method``; NULL
     where not scored).
     """
     return _frame(store, """
         SELECT s.subject, s.label, s.image, s.cube,
                json_extract_string(s.params, '$.mask') AS mask,
+               greatest(TRY_CAST(json_extract_string(s.params, '$.snr_g') AS DOUBLE),
+                        TRY_CAST(json_extract_string(s.params, '$.snr_r') AS DOUBLE),
+                        TRY_CAST(json_extract_string(s.params, '$.snr_z') AS DOUBLE)) AS snr,
                coalesce(v.n_votes, 0) AS n_votes, sc.probability, sc.status
         FROM subjects s
         LEFT JOIN (SELECT subject, count(*) AS n_votes FROM counted_votes GROUP BY subject) v USING (subject)
