@@ -149,9 +149,10 @@ class Settings:
     port: int = _setting(8866, "port of the Voilà server", parse=int)
     pool_size: int = _setting(1, "kernels kept pre-started for the classify page (0: none; each costs its memory)",
                               parse=int)
-    cull_idle_s: int = _setting(900, "shut a page's kernel down after this many idle seconds (Voilà does not "
-                                "shut down the kernels of closed tabs)", parse=int)
-    cull_interval_s: int = _setting(60, "seconds between checks for idle kernels", parse=int)
+    cull_idle_s: int = _setting(90, "shut down a page's kernel once no tab has been connected to it and it has "
+                                "been idle this many seconds (Voilà does not shut down the kernels of closed or "
+                                "reloaded tabs; open tabs are never culled)", parse=int)
+    cull_interval_s: int = _setting(20, "seconds between checks for idle kernels", parse=int)
     page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
                                      "a plain message)")
     # one page request (set by Voilà / JupyterHub in the kernel's environment)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TRAINING_SCHEDULE", "training_rate", "plan_queue"]
+__all__ = ["TRAINING_SCHEDULE", "training_rate", "plan_queue", "practice_order"]
 
 #: (classifications done so far, share of training subjects from then on)
 TRAINING_SCHEDULE: tuple[tuple[int, float], ...] = ((0, 2 / 5), (10, 1 / 5), (40, 1 / 7), (100, 1 / 10))
@@ -70,4 +70,36 @@ def plan_queue(pool: pd.DataFrame, seen: set[str], n: int, n_done: int, rng: np.
         else:
             out.append(unknown[iu])
             iu += 1
+    return out
+
+
+def practice_order(pool: pd.DataFrame, seen: set[str], n: int, rng: np.random.Generator) -> list[str]:
+    """A practice round of ``n`` training subjects that goes from obvious to realistic.
+
+    ``pool`` columns: subject, label (1/0), snr (arc S/N of a mock, best band).  Half the round
+    (rounded up) are mock lenses picked evenly along the S/N ranking of the unseen mocks, brightest
+    first, down to the faint end of the population (where real arcs are); the non-lenses, picked at
+    random, sit between them at random places.  Mocks without an S/N count as the faintest.
+
+    >>> pool = pd.DataFrame({"subject": ["m1", "m2", "m3", "m4", "n1", "n2"], "label": [1, 1, 1, 1, 0, 0],
+    ...                      "snr": [12.0, 90.0, 30.0, 15.0, None, None]})
+    >>> lenses = [s for s in practice_order(pool, set(), 4, np.random.default_rng(0)) if s.startswith("m")]
+    >>> lenses
+    ['m2', 'm1']
+    """
+    fresh = pool[~pool["subject"].isin(seen)]
+    mocks = fresh[fresh["label"] == 1].assign(_s=fresh["snr"].astype(float).fillna(-np.inf))
+    mocks = mocks.sort_values(["_s", "subject"], ascending=[False, True])["subject"].tolist()
+    others = fresh.loc[fresh["label"] == 0, "subject"].tolist()
+    n_lens = min(len(mocks), (n + 1) // 2)
+    n_other = min(len(others), n - n_lens)
+    n_lens = min(len(mocks), n - n_other)            # fill up with mocks when non-lenses run short
+    picks = np.unique(np.rint(np.linspace(0, len(mocks) - 1, n_lens)).astype(int)) if n_lens else []
+    lenses = [mocks[i] for i in picks]
+    chosen_others = [others[i] for i in rng.permutation(len(others))[:n_other]]
+    slots = np.zeros(len(lenses) + len(chosen_others), bool)
+    slots[rng.permutation(len(slots))[:len(chosen_others)]] = True
+    out, il, io = [], iter(lenses), iter(chosen_others)
+    for is_other in slots:
+        out.append(next(io) if is_other else next(il))
     return out

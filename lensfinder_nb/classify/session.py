@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..imaging.render import STRETCHES
-from .order import plan_queue
+from .order import plan_queue, practice_order
 from ..store import Store, queries
 
 __all__ = ["ClassifySession", "Shown", "Feedback", "UNDO_SECONDS", "STRETCHES", "ZOOMS", "marks_touch_arc",
@@ -94,14 +94,17 @@ def marks_touch_arc(marks: list[tuple[float, float]], mask: np.ndarray, toleranc
 class ClassifySession:
     """Serve subjects to ``user`` and record their votes in ``store``.
 
-    ``training_only`` serves training subjects only (the tutorial's practice round);
-    ``rate_scale`` multiplies the training mix (a teacher setting).
+    ``training_only`` serves training subjects only (the tutorial's practice round); ``practice``
+    starts with a round of that many training subjects that goes from obvious to realistic arcs
+    (:func:`~lensfinder_nb.classify.order.practice_order`); ``rate_scale`` multiplies the training
+    mix (a teacher setting).
     """
 
     def __init__(self, store: Store, user: str, *, seed: int | None = None, prefetch: int = 6,
                  session_id: str | None = None, rate_scale: float = 1.0, training_only: bool = False,
-                 max_votes_detected: int = 30, routing: bool = False) -> None:
+                 max_votes_detected: int = 30, routing: bool = False, practice: int = 0) -> None:
         self.store = store
+        self._practice_pending = int(practice)
         self.user = user
         self.session_id = session_id
         self.rng = np.random.default_rng(seed)
@@ -134,8 +137,13 @@ class ClassifySession:
         queued = {s.subject for s in self._queue} | ({self.current.subject} if self.current else set())
         scale = 1e6 if self.training_only else self.rate_scale
         order = self._routed(pool, self.seen | queued) if self.routing and not self.training_only else None
-        plan = plan_queue(pool, self.seen | queued, 3 * self.prefetch, self.n_done + len(self._queue), self.rng,
-                          rate_scale=scale, unknown_order=order)
+        if self._practice_pending:
+            # the practice round: obvious arcs first, then fainter ones down to the realistic end
+            plan = practice_order(pool[pool["label"] != -1], self.seen | queued, self._practice_pending, self.rng)
+            self._practice_pending = 0
+        else:
+            plan = plan_queue(pool, self.seen | queued, 3 * self.prefetch, self.n_done + len(self._queue), self.rng,
+                              rate_scale=scale, unknown_order=order)
         for subject in plan:
             self._queue.append(Shown(subject, self._read_image(subject)))
 

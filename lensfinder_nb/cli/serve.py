@@ -16,12 +16,14 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("serve", help="serve the Voilà apps on 127.0.0.1 (builds the demo data if the store is empty)",
+    p = sub.add_parser("serve", help="serve the Voilà apps (127.0.0.1 unless --ip; builds the demo data if the store is empty)",
                        description="Serve the pages with Voilà until stopped by Ctrl-C, SIGTERM or SIGHUP, which "
                                    "stop Voilà and its kernels before lensfinder exits.")
+    p.add_argument("--ip", help=option_help("ip") + "; 0.0.0.0 serves a classroom's laptops on the local network")
     p.add_argument("--port", type=int, help=option_help("port"))
     p.add_argument("--pool-size", type=int, help=option_help("pool_size"))
     p.add_argument("--cull-idle-s", type=int, help=option_help("cull_idle_s"))
+    p.add_argument("--cull-interval-s", type=int, help=option_help("cull_interval_s"))
     p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
     p.set_defaults(func=_serve)
 
@@ -49,8 +51,12 @@ def _serve(args: argparse.Namespace) -> int:
     ensure_guide(settings.data_dir)
     from ..classify.identity import new_teacher_key
     from ..ui.server import VoilaServer
-    base = f"http://{settings.ip}:{settings.port}"
+    from ..ui.network import exposure_notice, public_base
+    base = public_base(settings.ip, settings.port)
     print(f"Serving lensfinder at {base}/voila/render/classify.ipynb  (tree: {base}/)  Ctrl-C stops.", flush=True)
+    notice = exposure_notice(settings.ip, settings.port)
+    if notice:
+        print(notice, flush=True)
     print(f"Teacher's dashboard (keep this link private; a new one is made at each start): "
           f"{base}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
     store.close()

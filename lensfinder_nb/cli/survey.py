@@ -15,12 +15,17 @@ __all__ = ["register"]
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "ingest", help="check a folder of cutouts (FITS cubes, per-band FITS, JPEG/PNG) and add the good ones",
+        "ingest", help="check a folder of cutouts (FITS cubes, per-band FITS, .npz arrays, JPEG/PNG) and add the good ones",
         description="Check every cutout under PATH; bad files are listed with the reason and skipped, "
                     "good ones are copied into the data folder and added as subjects.  Re-running adds nothing twice.")
     p.add_argument("path", type=Path, metavar="PATH", help="folder (searched recursively) or a single file")
     p.add_argument("--labels", type=Path, metavar="FILE.csv",
                    help="CSV with name or file, ra, dec (degrees), label (1 lens, 0 not a lens, -1 unknown)")
+    p.add_argument("--flux-scale", type=float, metavar="FACTOR",
+                   help="multiply every cube by FACTOR first (files consistently in other units, e.g. counts with "
+                        "one known zero point ZP: 10^(-0.4 (ZP - 22.5)))")
+    p.add_argument("--allow-units", action="store_true",
+                   help="skip the flux-unit check (sky noise and header units against nanomaggies)")
     p.set_defaults(func=_ingest)
 
     p = subparsers.add_parser(
@@ -53,9 +58,11 @@ def register(subparsers) -> None:
 
 def _print_ingest(report) -> None:
     for name, reason in report.bad:
-        print(f"bad: {name}: {reason}")
+        print(f"refused: {name}: {reason}")
     for name, note in report.notes:
         print(f"note: {name}: {note}")
+    if report.found():
+        print(report.found())
     print(report.summary())
 
 
@@ -70,7 +77,8 @@ def _ingest(args: argparse.Namespace) -> int:
         raise CliError(f"{args.path}: no such file or folder")
     store = open_store_from(args)
     try:
-        report = ingest_directory(store, args.path, args.labels, progress=progress)
+        report = ingest_directory(store, args.path, args.labels, progress=progress, flux_scale=args.flux_scale,
+                                  check_units=not args.allow_units)
     finally:
         store.close()
     _print_ingest(report)

@@ -15,7 +15,9 @@ Sources
   survey's nominal depth (``1 / sqrt(invvar)`` of the coadd inverse-variance maps; the coadd's
   exposure time times the DECam gain, per nanomaggy).  They set the noise of synthetic fields and
   the shot noise of mock arcs, and scale the network's input; they are typical values, not a
-  model of one brick.
+  model of one brick.  The z value (0.016, was 0.013) comes from DR10 lens pictures: rendered the
+  same way (docs/realism.md, "Demo sky"), their z-band sky noise relative to g and r is about
+  1.25x what 0.013 gives.  Depth varies from field to field; the synthetic sky draws it per field.
 
 >>> mag_to_nmgy([22.5, 20.0]).round(3).tolist()
 [1.0, 10.0]
@@ -46,8 +48,8 @@ ZERO_POINT_MAG = 22.5
 #: electrons per nanomaggy of a typical coadd (g, r, z), for the shot noise of sources.
 ELECTRONS_PER_NMGY = (1.1e4, 1.0e4, 1.2e4)
 
-#: typical sky noise per pixel of DECaLS DR9 coadds (nanomaggies; g, r, z).
-SKY_SIGMA_NMGY = (0.003, 0.006, 0.013)
+#: typical sky noise per pixel of Legacy Surveys DR9/DR10 coadds (nanomaggies; g, r, z).
+SKY_SIGMA_NMGY = (0.003, 0.006, 0.016)
 
 #: PSF FWHM (arcsec) per band, (low, high): the range synthetic fields draw from.
 SEEING_RANGE_ARCSEC = ((1.30, 1.50), (1.20, 1.30), (1.10, 1.25))

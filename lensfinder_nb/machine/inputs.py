@@ -11,7 +11,7 @@ From a g, r, z cube (3, ny, nx) in nanomaggies:
    per band, so colours and surface brightness keep their meaning across images.
 
 Training augments the *raw* crops before the views (:func:`augment_raw`): one of the 8
-flips/rotations, extra sky noise (deeper and shallower surveys, correlated as in resampled
+flips/rotations, a wider PSF (other seeing, resampled surveys), extra sky noise (deeper and shallower surveys, correlated as in resampled
 coadds), and small flux and colour changes (calibration differences between surveys).  The
 network thus cannot use the noise level, the noise texture or the exact colour scale of our
 simulated sky to tell lenses from non-lenses.
@@ -111,19 +111,26 @@ def augment(x, rng: np.random.Generator):
 
 
 def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_noise_factor: float = 2.5,
-                flux_sigma_mag: float = 0.15, colour_sigma_mag: float = 0.05):
-    """Augment a torch batch of raw crops (n, 3, s, s): flips/rotations, extra correlated sky noise
-    (with probability ``noise_prob`` the noise grows by a factor log-uniform in 1..``max_noise_factor``),
-    an overall flux scale (``flux_sigma_mag``) and per-band colour changes (``colour_sigma_mag``)."""
+                flux_sigma_mag: float = 0.15, colour_sigma_mag: float = 0.05, blur_prob: float = 0.5,
+                max_blur_px: float = 0.8):
+    """Augment a torch batch of raw crops (n, 3, s, s): flips/rotations, a wider PSF (with probability
+    ``blur_prob`` a Gaussian blur of sigma uniform in 0..``max_blur_px`` pixels, as worse seeing or a
+    resampled survey gives), extra correlated sky noise (with probability ``noise_prob`` the noise
+    grows by a factor log-uniform in 1..``max_noise_factor``), an overall flux scale
+    (``flux_sigma_mag``) and per-band colour changes (``colour_sigma_mag``)."""
     import torch
 
     x = augment(raw.float(), rng)
     n = len(x)
+    sigma = np.where(rng.random(n) < blur_prob, rng.uniform(0.0, max_blur_px, n), 0.0)
+    blurred = np.flatnonzero(sigma > 0.05)
+    if len(blurred):
+        x[blurred] = _gaussian_blur(x[blurred], sigma[blurred])
     factor = np.where(rng.random(n) < noise_prob, np.exp(rng.uniform(0, np.log(max_noise_factor), n)), 1.0)
     extra = np.sqrt(factor ** 2 - 1)[:, None] * SKY_SIGMA_NMGY[None, :]          # (n, 3) nanomaggies
     noisy = np.flatnonzero(factor > 1)
     if len(noisy):
-        g = torch.from_numpy(rng.standard_normal((len(noisy), 3) + tuple(x.shape[-2:])).astype(np.float32))
+        g = torch.from_numpy(rng.standard_normal((len(noisy), 3) + tuple(x.shape[-2:]), dtype=np.float32))
         # neighbour correlation as in resampled coadds: a 3x3 kernel of random strength, unit variance
         w = torch.from_numpy(rng.uniform(0.0, 0.5, len(noisy)).astype(np.float32))[:, None, None, None]
         smooth = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(g, (1, 1, 1, 1), mode="reflect"), 3, 1)
@@ -133,3 +140,20 @@ def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_n
     mag = rng.normal(0, flux_sigma_mag, (n, 1)) + rng.normal(0, colour_sigma_mag, (n, 3))
     x *= torch.from_numpy((10 ** (-0.4 * mag)).astype(np.float32))[:, :, None, None]
     return x
+
+
+def _gaussian_blur(x, sigma_px: np.ndarray):
+    """Each image of a torch batch (k, c, h, w) convolved with its own Gaussian (sigma in pixels, (k,))."""
+    import torch
+
+    k, c, h, w = x.shape
+    half = int(np.ceil(3 * sigma_px.max()))
+    t = np.arange(-half, half + 1, dtype=np.float64)
+    kern = np.exp(-0.5 * (t[None, :] / sigma_px[:, None]) ** 2)
+    kern /= kern.sum(axis=1, keepdims=True)
+    kern = torch.from_numpy(np.repeat(kern, c, axis=0).astype(np.float32))      # (k*c, taps)
+    flat = x.reshape(1, k * c, h, w)
+    pad = torch.nn.functional.pad(flat, (half, half, half, half), mode="reflect")
+    out = torch.nn.functional.conv2d(pad, kern[:, None, :, None], groups=k * c)   # along y
+    out = torch.nn.functional.conv2d(out, kern[:, None, None, :], groups=k * c)   # along x
+    return out.reshape(k, c, h, w)

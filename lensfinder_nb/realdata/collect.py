@@ -6,13 +6,15 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .readers import (BAND_FILE_NAME, BANDS, PICTURE_SUFFIXES, Cutout, is_fits, load_band_group, load_cube_file,
-                      load_picture, strip_suffix)
+from .arrays import NPZ_SUFFIX, load_npz
+from .readers import (BAND_FILE_NAME, PICTURE_SUFFIXES, SURVEY_BANDS, Checks, Cutout, is_fits, load_band_group,
+                      load_cube_file, load_picture, strip_suffix)
 
 __all__ = ["list_files", "collect_cutouts", "Loader"]
 
-#: Fills a cutout's pixels from its files, or raises :class:`~lensfinder_nb.realdata.readers.Refused`.
-Loader = Callable[[Cutout], None]
+#: Fills a cutout's pixels from its files under the given checks, or raises
+#: :class:`~lensfinder_nb.realdata.readers.Refused`.
+Loader = Callable[[Cutout, Checks], None]
 
 
 def list_files(root: Path, skip: Sequence[Path] = ()) -> list[Path]:
@@ -31,9 +33,10 @@ def list_files(root: Path, skip: Sequence[Path] = ()) -> list[Path]:
 def collect_cutouts(files: Sequence[Path], root: Path) -> tuple[list[tuple[Cutout, Loader]], list[str]]:
     """Group files into cutouts, each with the loader that reads it, and list the files ignored.
 
-    ``obj_g.fits``, ``obj_r.fits``, ``obj_z.fits`` become one cutout named ``obj_{g,r,z}.fits``;
-    names are relative to ``root``; CSV files are skipped silently, other non-image files are
-    ignored (and listed).
+    ``obj_g.fits``, ``obj_r.fits``, ``obj_z.fits`` become one cutout named ``obj_{g,r,z}.fits``
+    (files of other bands, ``obj_i.fits`` or ``obj_y.fits``, join the group, so that the reader
+    can say they are not used or that g, r or z is missing); names are relative to ``root``;
+    CSV files are skipped silently, other non-image files are ignored (and listed).
     """
     items: list[tuple[Cutout, Loader]] = []
     groups: dict[Path, dict[str, Path]] = {}
@@ -46,15 +49,20 @@ def collect_cutouts(files: Sequence[Path], root: Path) -> tuple[list[tuple[Cutou
                 groups.setdefault(p.parent / m["base"], {})[m["band"].lower()] = p
             else:
                 items.append((Cutout(rel, strip_suffix(p), [p]), load_cube_file))
+        elif p.name.lower().endswith(NPZ_SUFFIX):
+            items.append((Cutout(rel, p.name[: -len(NPZ_SUFFIX)], [p]), load_npz))
         elif p.name.lower().endswith(PICTURE_SUFFIXES):
             items.append((Cutout(rel, strip_suffix(p), [p]), load_picture))
         elif p.suffix.lower() != ".csv":
             ignored.append(rel)
     for base, bands in sorted(groups.items()):
-        paths = [bands[b] for b in BANDS if b in bands]
+        order = sorted(bands, key=SURVEY_BANDS.index)
+        paths = [bands[b] for b in order]
         ext = paths[0].name[len(base.name) + 2:]
-        name = _relative(base.parent / f"{base.name}_{{{','.join(sorted(bands, key=BANDS.index))}}}{ext}", root)
-        items.append((Cutout(name, base.name, paths), lambda it, bands=bands: load_band_group(it, bands)))
+        name = (_relative(paths[0], root) if len(paths) == 1
+                else _relative(base.parent / f"{base.name}_{{{','.join(order)}}}{ext}", root))
+        items.append((Cutout(name, base.name, paths),
+                      lambda it, checks, bands=bands: load_band_group(it, bands, checks)))
     return items, ignored
 
 

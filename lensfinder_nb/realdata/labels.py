@@ -20,7 +20,7 @@ from .crossmatch import DUPLICATE_RADIUS_ARCSEC, nearest_within
 from .names import coordinate_name, safe_name
 from .readers import Cutout
 
-__all__ = ["read_catalog", "read_labels", "label_value", "attach_labels"]
+__all__ = ["read_catalog", "read_labels", "label_value", "match_labels", "attach_labels"]
 
 _UNKNOWN = {"", "-1", "unknown", "?", "nan", "none"}
 
@@ -84,12 +84,10 @@ def read_labels(source: str | os.PathLike | pd.DataFrame | None) -> pd.DataFrame
                          "dec": table.numbers("dec", -90, 90, "degrees"), "label": rows["label"]})
 
 
-def attach_labels(items: Sequence[Cutout], labels: pd.DataFrame) -> tuple[list[Cutout], list[tuple[str, str]], set[int]]:
-    """Give each item its labels row: by file or object name, else the nearest row with a position
-    within :data:`DUPLICATE_RADIUS_ARCSEC`.  An item without a position takes the row's.
-
-    Returns the items whose label is valid, ``(file, reason)`` for those refused for a bad
-    label, and the labels rows used.
+def match_labels(items: Sequence[Cutout], labels: pd.DataFrame) -> list[int | None]:
+    """The labels row of each item: by file or object name, else the nearest row with a position
+    within :data:`DUPLICATE_RADIUS_ARCSEC` (None: no row).  Refused items are matched too, so that
+    the summary can tell a row whose file was refused from a row that matched no file.
     """
     by_key: dict[str, int] = {}
     for i, key in enumerate(labels["key"]):
@@ -101,22 +99,30 @@ def attach_labels(items: Sequence[Cutout], labels: pd.DataFrame) -> tuple[list[C
         keys = [Path(item.name).name.lower(), item.name.lower(), item.stem.lower(), *(p.name.lower() for p in item.paths)]
         rows.append(next((by_key[k] for k in keys if k in by_key), None))
     unnamed = [k for k, item in enumerate(items) if rows[k] is None and item.ra is not None]
-    if unnamed:
+    if unnamed and len(labels):
         near, _ = nearest_within([items[k].ra for k in unnamed], [items[k].dec for k in unnamed],
                                  (labels["ra"].to_numpy(), labels["dec"].to_numpy()), DUPLICATE_RADIUS_ARCSEC)
         for k, j in zip(unnamed, near.tolist()):
             rows[k] = j if j >= 0 else None
-    good, bad, used = [], [], set()
+    return rows
+
+
+def attach_labels(items: Sequence[Cutout], rows: Sequence[int | None],
+                  labels: pd.DataFrame) -> tuple[list[Cutout], list[tuple[str, str]]]:
+    """Give each item the label of its row (from :func:`match_labels`); an item without a
+    position takes the row's.
+
+    Returns the items whose label is valid and ``(file, reason)`` for those refused for a bad label.
+    """
+    good, bad = [], []
     for item, row in zip(items, rows):
         raw = "" if row is None else labels["label"].iloc[row]
         value = label_value(raw)
-        if row is not None:
-            used.add(row)
-            if item.ra is None and np.isfinite(labels["ra"].iloc[row]):
-                item.ra, item.dec, item.coords_from = float(labels["ra"].iloc[row]) % 360.0, float(labels["dec"].iloc[row]), "labels"
+        if row is not None and item.ra is None and np.isfinite(labels["ra"].iloc[row]):
+            item.ra, item.dec, item.coords_from = float(labels["ra"].iloc[row]) % 360.0, float(labels["dec"].iloc[row]), "labels"
         if value is None:
             bad.append((item.name, f"label {raw!r} in the labels file is not 1, 0 or -1"))
             continue
         item.label = value
         good.append(item)
-    return good, bad, used
+    return good, bad

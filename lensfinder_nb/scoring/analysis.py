@@ -126,6 +126,26 @@ def performance_figure(metrics: pd.DataFrame):
     return _figure([dots], (x, "votes (log)"), (y, "accuracy on training"), "Volunteers: accuracy and activity")
 
 
+def completeness_figure(tables: dict[str, pd.DataFrame], xlabel: str, title: str):
+    """Completeness per bin (from :func:`~lensfinder_nb.scoring.selection.completeness`), one line with
+    +/- 1 binomial standard error bars per searcher (crowd, machine); bins in order along x."""
+    import bqplot as bq
+
+    x, y = bq.OrdinalScale(), bq.LinearScale(min=0, max=1)
+    colours = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"]
+    marks = []
+    for (name, t), colour in zip(tables.items(), colours):
+        t = t[t["n"] > 0]
+        bins = t["bin"].tolist()
+        p, e = t["completeness"].to_numpy(float), t["error"].to_numpy(float)
+        marks.append(bq.Lines(x=bins, y=p, scales={"x": x, "y": y}, colors=[colour], marker="circle",
+                              labels=[name], display_legend=True))
+        # error bars: one vertical segment per bin
+        marks.append(bq.Lines(x=[[b, b] for b in bins], y=[[max(0.0, a - s), min(1.0, a + s)] for a, s in zip(p, e)],
+                              scales={"x": x, "y": y}, colors=[colour]))
+    return _figure(marks, (x, xlabel), (y, "completeness"), title)
+
+
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]):
     """ROC curves, one line per method: TPR against FPR."""
     import bqplot as bq

@@ -20,12 +20,14 @@ import math
 
 import pandas as pd
 
-__all__ = ["mock_truth", "completeness", "SNR_EDGES", "RESOLUTION_EDGES"]
+__all__ = ["mock_truth", "completeness", "found_by_search", "SNR_EDGES", "RESOLUTION_EDGES", "THETA_E_EDGES"]
 
 #: arc S/N bins (best band); people rarely see arcs below about 25 in g (Rojas et al. 2023)
 SNR_EDGES = (0.0, 10.0, 20.0, 40.0, 80.0, math.inf)
 #: theta_E / seeing bins; below about 1.2 people rarely resolve the arc (Rojas et al. 2023)
 RESOLUTION_EDGES = (0.0, 0.8, 1.2, 1.6, 2.4, math.inf)
+#: Einstein radius bins (arcsec): below ~0.75" (image separation 1.5") ground-based arcs blend with the lens
+THETA_E_EDGES = (0.0, 0.75, 1.0, 1.5, 2.5, math.inf)
 
 
 def mock_truth(subjects: pd.DataFrame) -> pd.DataFrame:
@@ -55,8 +57,9 @@ def _label(lo: float, hi: float) -> str:
 def completeness(mocks: pd.DataFrame, found: str, by: str = "snr", edges=SNR_EDGES) -> pd.DataFrame:
     """Share of ``mocks`` with ``found`` true per bin of column ``by``: bin, lo, hi, n, n_found,
     completeness (NaN for an empty bin) and its binomial standard error."""
+    mocks = mocks[mocks[found].notna()]   # mocks nobody (or no model) has looked at count for nothing
     values = mocks[by].to_numpy(float)
-    hit = mocks[found].to_numpy(bool)
+    hit = mocks[found].astype(bool).to_numpy()
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (values >= lo) & (values < hi)
@@ -65,3 +68,36 @@ def completeness(mocks: pd.DataFrame, found: str, by: str = "snr", edges=SNR_EDG
         rows.append({"bin": _label(lo, hi), "lo": lo, "hi": hi, "n": n, "n_found": k, "completeness": p,
                      "error": math.sqrt(p * (1 - p) / n) if n else math.nan})
     return pd.DataFrame(rows)
+
+
+def found_by_search(store, fpr: float = 0.01, crowd_share: float = 0.5) -> pd.DataFrame:
+    """:func:`mock_truth` of the store's mocks with what found them.
+
+    ``crowd``: the share of counted "lens" votes is at least ``crowd_share`` (NaN without votes);
+    ``machine``: the newest model's score is above the threshold that lets ``fpr`` of the known
+    non-lenses (label 0) through (NaN without a score, or when the model trained on that mock, so
+    the curve is not flattered by the training set).  Also ``n_votes`` and ``machine_score``.
+    """
+    from ..store import queries
+    from .load import load_votes
+    from .methods import score
+
+    truth = mock_truth(store.subjects())
+    crowd = score(load_votes(store), None, "majority").set_index("subject")
+    share = crowd["probability"].reindex(truth["subject"]).to_numpy(float)
+    votes = crowd["n_votes"].reindex(truth["subject"]).fillna(0).to_numpy(int)
+    truth["n_votes"] = votes
+    truth["crowd"] = pd.array([None if n == 0 else bool(s >= crowd_share) for s, n in zip(share, votes)],
+                              dtype="boolean")
+    machine = queries.newest_model_scores(store)
+    negatives = machine.loc[machine["label"] == 0, "score"].to_numpy(float)
+    held = machine[(machine["label"] == 1) & ~machine["in_training"].astype(bool)].set_index("subject")["score"]
+    truth["machine_score"] = held.reindex(truth["subject"]).to_numpy(float)
+    if len(negatives):
+        from ..realism.evaluate import threshold_at_fpr
+        threshold = threshold_at_fpr(negatives, fpr)
+        truth["machine"] = pd.array([None if math.isnan(s) else bool(s > threshold) for s in truth["machine_score"]],
+                                    dtype="boolean")
+    else:
+        truth["machine"] = pd.array([None] * len(truth), dtype="boolean")
+    return truth

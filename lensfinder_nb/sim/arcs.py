@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..imaging.survey import BANDS, ELECTRONS_PER_NMGY
 
-__all__ = ["NOISE_FLOOR_NMGY", "add_arc_noise", "arc_snr", "arc_masks", "quality_cuts", "arcs_to_float16",
+__all__ = ["NOISE_FLOOR_NMGY", "MIN_SNR", "MIN_MAGNIFICATION", "add_arc_noise", "arc_snr", "arc_masks", "quality_cuts", "arcs_to_float16",
            "ARC_PACK_UNIT_NMGY", "pack_arcs", "unpack_arcs"]
 
 
@@ -89,9 +89,18 @@ def arc_masks(arcs: np.ndarray, sky_sigma_nmgy, nsigma: float = 1.0) -> np.ndarr
     return (arcs > nsigma * sky[:, :, None, None]).any(axis=1)
 
 
-def quality_cuts(info: pd.DataFrame, min_magnification: float = 3.0, min_snr: float = 20.0,
+#: default cuts of :func:`quality_cuts`: arcs down to the detection limit (see docs/realism.md)
+MIN_SNR = 10.0
+MIN_MAGNIFICATION = 2.0
+
+
+def quality_cuts(info: pd.DataFrame, min_magnification: float = MIN_MAGNIFICATION, min_snr: float = MIN_SNR,
                  snr_band: str = "best") -> tuple[np.ndarray, Counter]:
-    """Keep mocks a person could plausibly see (LensPop: magnification > 3 and S/N > 20).
+    """Keep mocks whose arc is detectable in the survey, faint ones included.
+
+    The defaults reach down to the detection limit: best-band arc S/N >= 10 (:func:`arc_snr`;
+    LensPop kept S/N > 20, which leaves only the bright arcs few real lenses have) and a total
+    magnification >= 2 (as paltas; doubles far from the caustic are magnified 2-5 times).
 
     Parameters
     ----------

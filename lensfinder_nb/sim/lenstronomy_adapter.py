@@ -16,6 +16,7 @@ import numpy as np
 
 from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC, ZERO_POINT_MAG
 from ._common import H0_KM_S_MPC, OMEGA_M0
+from .source import MAX_CLUMPS, clump_arrays, component_fluxes
 
 __all__ = ["sis_theta_e_arcsec", "nfw_angles_arcsec", "nfw_deflection_arcsec", "deflection", "hessian",
            "image_positions", "ReferenceRenderer", "reference_arc", "fit_sie_shear", "FIT_LENS_KEYS",
@@ -103,6 +104,11 @@ def image_positions(row, x_source_arcsec: float, y_source_arcsec: float, *, sear
     return np.asarray(x), np.asarray(y)
 
 
+def _magnitude(flux_nmgy: float) -> float:
+    """AB magnitude of a flux in nanomaggies; zero flux is infinitely faint (lenstronomy's amp becomes 0)."""
+    return ZERO_POINT_MAG - 2.5 * float(np.log10(flux_nmgy)) if flux_nmgy > 0 else float("inf")
+
+
 class ReferenceRenderer:
     """Arcs the straightforward way: one lenstronomy SimAPI + ImageModel per band, built once, reused.
 
@@ -115,7 +121,8 @@ class ReferenceRenderer:
         from lenstronomy.SimulationAPI.sim_api import SimAPI
 
         lens_list = ["SIE", "SHEAR"] if scale == "galaxy" else ["NFW", "SIE", "SHEAR"]
-        model = {"lens_model_list": lens_list, "source_light_model_list": ["SERSIC_ELLIPSE"]}
+        # the source: a Sersic body and MAX_CLUMPS Gaussian clumps (absent ones get zero flux)
+        model = {"lens_model_list": lens_list, "source_light_model_list": ["SERSIC_ELLIPSE"] + ["GAUSSIAN"] * MAX_CLUMPS}
         fwhm = np.broadcast_to(np.asarray(psf_fwhm_arcsec, float), (3,))
         self._sims, self._models = [], []
         for b in range(3):
@@ -130,14 +137,21 @@ class ReferenceRenderer:
         """The arc of one parameter row, bands g, r, z; ``noise`` adds lenstronomy's Poisson noise."""
         from lenstronomy.Util.param_util import phi_q2_ellipticity
 
+        import pandas as pd
+
         _, kw_lens = _lens(row)
         e1, e2 = phi_q2_ellipticity(row["src_phi_rad"], row["src_q"])
+        one = pd.DataFrame([row])
+        body, clumps = (f[0] for f in component_fluxes(one))
+        dx, dy, sigma, share = (a[0] for a in clump_arrays(one))
+        x0, y0 = row["src_x_arcsec"], row["src_y_arcsec"]
         out = []
         for b, band in enumerate(BANDS):
-            src = {"magnitude": row[f"src_mag_{band}"], "R_sersic": row["src_r_e_arcsec"],
-                   "n_sersic": row["src_n_sersic"], "e1": e1, "e2": e2,
-                   "center_x": row["src_x_arcsec"], "center_y": row["src_y_arcsec"]}
-            _, kw_src, _ = self._sims[b].magnitude2amplitude(kwargs_source_mag=[src])
+            src = [{"magnitude": _magnitude(body[b]), "R_sersic": row["src_r_e_arcsec"],
+                    "n_sersic": row["src_n_sersic"], "e1": e1, "e2": e2, "center_x": x0, "center_y": y0}]
+            src += [{"magnitude": _magnitude(clumps[b] * share[k]), "sigma": sigma[k],
+                     "center_x": x0 + dx[k], "center_y": y0 + dy[k]} for k in range(MAX_CLUMPS)]
+            _, kw_src, _ = self._sims[b].magnitude2amplitude(kwargs_source_mag=src)
             img = self._models[b].image(kw_lens, kw_src, lens_light_add=False, point_source_add=False)
             if noise:
                 img = img + self._sims[b].noise_for_model(img, background_noise=False, poisson_noise=True)

@@ -1,4 +1,4 @@
-"""Painting arcs: one supersampled ray trace per mock, Sersic source, binning, PSF, flux per band."""
+"""Painting arcs: one supersampled ray trace per mock, source (Sersic body + clumps), binning, PSF, flux per band."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 
 from ..imaging.psf import convolve_gaussian
-from ..imaging.sersic import sersic_unit_flux
-from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, mag_to_nmgy
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 from .galaxy import _galaxy_beta
 from .lenstronomy_adapter import deflection
+from .source import clump_arrays, component_fluxes, source_unit_flux
 
 __all__ = ["paint_arcs"]
 
 
-#: the Sersic arguments and the parameter columns they come from
-_SOURCE = {"x0_arcsec": "src_x_arcsec", "y0_arcsec": "src_y_arcsec", "r_e_arcsec": "src_r_e_arcsec",
-           "n_sersic": "src_n_sersic", "q": "src_q", "phi_rad": "src_phi_rad"}
+#: the source's arguments (:func:`~lensfinder_nb.sim.source.source_unit_flux`) and their parameter columns
+_SOURCE = {"x0": "src_x_arcsec", "y0": "src_y_arcsec", "r_e": "src_r_e_arcsec",
+           "n_sersic": "src_n_sersic", "q": "src_q", "phi": "src_phi_rad"}
 
 
 def _subgrid(npix, pixscale_arcsec, ss):
@@ -61,7 +61,8 @@ def paint_arcs(params: pd.DataFrame, psf_fwhm_arcsec: np.ndarray, npix: int = CU
     arcs : float32 array, shape (n, 3, npix, npix)
         Arc only, bands g, r, z.
     info : DataFrame, one row per mock (same index as ``params``)
-        ``magnification`` (lensed flux in the cutout before the PSF / unlensed source flux) and
+        ``magnification`` (r-band lensed flux in the cutout before the PSF / unlensed source flux;
+        body and clumps are magnified differently, so g and z differ slightly) and
         ``flux_g, flux_r, flux_z`` (nanomaggies in the cutout after the PSF).
     """
     n = len(params)
@@ -72,15 +73,19 @@ def paint_arcs(params: pd.DataFrame, psf_fwhm_arcsec: np.ndarray, npix: int = CU
     dt = np.float32
     gx, gy = _subgrid(npix, pixscale_arcsec, ss)
     gx32, gy32 = gx.astype(dt), gy.astype(dt)
-    unit = np.empty((n, npix, npix), dt)
+    # two unit-flux images per mock: the Sersic body and its clumps (their colours differ)
+    unit = np.empty((n, 2, npix, npix), dt)
     pixel_area = (pixscale_arcsec / ss) ** 2
     lens_cols = ["theta_e_arcsec", "lens_q", "lens_phi_rad", "lens_x_arcsec", "lens_y_arcsec", "gamma1", "gamma2"]
     arr = {c: params[c].to_numpy(float) for c in lens_cols + list(_SOURCE.values())}
+    cdx, cdy, csig, cshare = clump_arrays(params)
 
     def source(k, beta):
-        """Unit-flux Sersic source of rows ``k`` per sub-pixel, at source-plane positions ``beta``."""
-        return sersic_unit_flux(beta[0], beta[1], pixel_area_arcsec2=pixel_area,
-                                **{arg: arr[c][k] for arg, c in _SOURCE.items()})
+        """Body and clumps of rows ``k`` per sub-pixel, at source-plane positions ``beta``."""
+        kk = np.atleast_1d(k)[:, None] if np.ndim(k) else k
+        return source_unit_flux(beta[0], beta[1], pixel_area_arcsec2=pixel_area,
+                                clump_dx=cdx[kk], clump_dy=cdy[kk], clump_sigma=csig[kk], clump_share=cshare[kk],
+                                **{arg: arr[c][kk] for arg, c in _SOURCE.items()})
 
     is_gal = (params["scale"] == "galaxy").to_numpy()
     step = max(1, chunk_pixels // gx.size)
@@ -89,19 +94,25 @@ def paint_arcs(params: pd.DataFrame, psf_fwhm_arcsec: np.ndarray, npix: int = CU
         k = gal[s0:s0 + step]
         p = {c: arr[c][k, None].astype(dt) for c in lens_cols}
         beta = _galaxy_beta(gx32, gy32, p)
-        sb = source(k[:, None], beta)
-        unit[k] = _bin(sb.reshape(k.size, npix * ss, npix * ss), ss)
+        for part, sb in enumerate(source(k, beta)):
+            unit[k, part] = _bin(sb.reshape(k.size, npix * ss, npix * ss), ss)
     for k in np.flatnonzero(~is_gal):
         ax, ay = deflection(params.iloc[k], gx, gy)
-        sb = source(k, (gx - ax, gy - ay))
-        unit[k] = _bin(sb.reshape(1, npix * ss, npix * ss), ss)[0]
-    magnification = unit.sum(axis=(1, 2), dtype=np.float64)
-    flux0 = mag_to_nmgy(params[[f"src_mag_{b}" for b in BANDS]].to_numpy(float))  # unlensed, (n, 3)
+        for part, sb in enumerate(source(k, (gx - ax, gy - ay))):
+            unit[k, part] = _bin(sb.reshape(1, npix * ss, npix * ss), ss)[0]
+    body0, clump0 = component_fluxes(params)  # unlensed nanomaggies, (n, 3) each
+    lensed = unit.sum(axis=(2, 3), dtype=np.float64)  # magnification of body and clumps
+    r = BANDS.index("r")
+    total_r = body0[:, r] + clump0[:, r]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        magnification = (body0[:, r] * lensed[:, 0] + clump0[:, r] * lensed[:, 1]) / total_r
     arcs = np.empty((n, 3, npix, npix), dt)
     for s0 in range(0, n, 64):
         sl = slice(s0, s0 + 64)
-        arcs[sl] = convolve_gaussian(unit[sl], fwhm[sl], pixscale_arcsec)
-        arcs[sl] *= flux0[sl, :, None, None].astype(dt)
+        # colour differs between body and clumps: each band's image before its own PSF
+        arcs[sl] = unit[sl, 0, None] * body0[sl, :, None, None].astype(dt)
+        arcs[sl] += unit[sl, 1, None] * clump0[sl, :, None, None].astype(dt)
+        arcs[sl] = convolve_gaussian(arcs[sl], fwhm[sl], pixscale_arcsec)
     np.maximum(arcs, 0, out=arcs)  # FFT round-off leaves tiny negatives
     info = pd.DataFrame({"magnification": magnification}, index=params.index)
     for b, band in enumerate(BANDS):

@@ -6,7 +6,15 @@ galaxies of many colours and stars around it.  Look-alikes add what volunteers m
 arcs: rings, blue companions (round or arc-shaped), spiral arms, mergers with tidal tails and
 shells; artefacts add a satellite trail or a saturated star with diffraction spikes.
 
-The table has one row per light component and is cheap, easy to inspect or edit; step 2,
+Who else is in the field (satellites, field galaxies, stars) comes from
+:mod:`lensfinder_nb.sim.sky_galaxies`; what the survey adds (saturated stars' trails and ghosts,
+masked edges, bad columns) from :mod:`lensfinder_nb.sim.sky_defects`.  Each field also draws its
+observing conditions: seeing per band, sky noise (depth varies by about 20 % from field to field,
+and 35 % of fields lie in a footprint deeper in g and r, as DR10 adds DES to DECaLS)
+and how strongly neighbouring pixels' noise is correlated (lag-1 correlation 0.15-0.5, as resampled
+coadds of a few exposures give).
+
+The table has one row per component and is cheap, easy to inspect or edit; step 2,
 :func:`lensfinder_nb.sim.sky_render.render_fields`, turns it into images.  Use both through
 :mod:`lensfinder_nb.sim.sky`.
 """
@@ -19,8 +27,11 @@ import numpy as np
 import pandas as pd
 
 from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, SEEING_RANGE_ARCSEC, SKY_SIGMA_NMGY, nmgy_to_mag
+from . import sky_defects, sky_galaxies
+from .sky_galaxies import rows as _rows
 
-__all__ = ["BACKGROUND_KINDS", "LOOKALIKE_KINDS", "ARTEFACT_KINDS", "KINDS", "FIELD_COLUMNS", "draw_fields"]
+__all__ = ["BACKGROUND_KINDS", "LOOKALIKE_KINDS", "ARTEFACT_KINDS", "KINDS", "FIELD_COLUMNS", "NOISE_CORR_RANGE",
+           "DEPTH_SCATTER", "DEEP_SHARE", "DEEP_NOISE", "SKY_NOISE_RANGE", "draw_fields"]
 
 BACKGROUND_KINDS = ("galaxy", "cluster")
 LOOKALIKE_KINDS = ("ring", "companion", "arc_companion", "spiral", "merger")
@@ -29,14 +40,19 @@ KINDS = BACKGROUND_KINDS + LOOKALIKE_KINDS + ARTEFACT_KINDS
 
 #: per-field columns, repeated on each component row of the field
 FIELD_COLUMNS = ["field", "kind", "seeing_g_arcsec", "seeing_r_arcsec", "seeing_z_arcsec",
-                 "sky_g_nmgy", "sky_r_nmgy", "sky_z_nmgy", "noise_seed", "npix"]
+                 "sky_g_nmgy", "sky_r_nmgy", "sky_z_nmgy", "noise_corr", "noise_seed", "npix"]
 _SHAPE_COLUMNS = ["x_pix", "y_pix", "r_e_arcsec", "n_sersic", "q", "pa_deg", "radius_arcsec",
                   "width_arcsec", "length_arcsec", "phi_deg", "pitch_deg", "n_arms", "amp"]
 
-
-def _area(npix: int) -> float:
-    """Field area relative to the default cutout (source counts scale with it)."""
-    return (npix / CUTOUT_SIZE_PX) ** 2
+#: lag-1 correlation of a field's sky noise (between adjacent pixels), drawn uniformly per field
+NOISE_CORR_RANGE = (0.15, 0.5)
+#: log-normal scatter of a field's sky noise about the survey's typical value (depth varies ~20 %)
+DEPTH_SCATTER = 0.18
+#: share of fields in a deeper footprint (DR10 south adds DES: g and r about 0.35 mag deeper than
+#: DECaLS, z alike), and its sky noise relative to the survey's typical value (g, r, z)
+DEEP_SHARE, DEEP_NOISE = 0.35, (0.75, 0.75, 1.0)
+#: a field's sky noise stays within these multiples of the survey's typical value
+SKY_NOISE_RANGE = (0.5, 1.6)
 
 
 def draw_fields(n: int, seed=None, kind: str | Sequence[str] = "galaxy", *,
@@ -55,19 +71,21 @@ def draw_fields(n: int, seed=None, kind: str | Sequence[str] = "galaxy", *,
     npix : int
         Side of the square fields in pixels (at :data:`~lensfinder_nb.imaging.survey.PIXSCALE_ARCSEC`);
         field galaxies and stars scale with the area, so a 201-pixel field is a larger piece of the
-        same sky.  101 pixels gives the same table as before this option existed.
+        same sky.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``field`` (0..n-1), ``kind``, ``component`` (central, member, field, star,
-        ring, companion, arms, tidal, ...), ``profile`` (sersic, ring, arc, spiral, star,
-        spikes, bleed, trail), ``mag_g``/``mag_r``/``mag_z`` (AB; inf for no light in a
-        band), the shape (``x_pix``, ``y_pix`` in FITS pixels with y to the north,
-        ``r_e_arcsec``, ``n_sersic``, ``q``, ``pa_deg`` east of north, ``radius_arcsec``,
-        ``width_arcsec``, ``length_arcsec``, ``phi_deg``, ``pitch_deg``, ``n_arms``, ``amp``)
-        and the field's conditions (``seeing_{g,r,z}_arcsec``, ``sky_{g,r,z}_nmgy``,
-        ``noise_seed``) and size (``npix``), repeated on each of its rows.
+        ring, companion, arms, tidal, spikes, bleed, ghost, edge, bad_column, ...), ``profile``
+        (sersic, ring, arc, spiral, star, spikes, bleed, ghost, trail, mask, column),
+        ``mag_g``/``mag_r``/``mag_z`` (AB; inf for no light in a band), the shape (``x_pix``,
+        ``y_pix`` in FITS pixels with y to the north, ``r_e_arcsec``, ``n_sersic``, ``q``,
+        ``pa_deg`` east of north, ``radius_arcsec``, ``width_arcsec``, ``length_arcsec``,
+        ``phi_deg``, ``pitch_deg``, ``n_arms``, ``amp``), ``z`` (redshift of red galaxies, NaN
+        for the rest), ``bands`` (the bands a mask or bad column touches, e.g. ``"grz"``; empty
+        for light) and the field's conditions (``seeing_{g,r,z}_arcsec``, ``sky_{g,r,z}_nmgy``,
+        ``noise_corr``, ``noise_seed``) and size (``npix``), repeated on each of its rows.
     """
     npix = int(npix)
     if npix < 16:
@@ -84,8 +102,9 @@ def draw_fields(n: int, seed=None, kind: str | Sequence[str] = "galaxy", *,
     red_hosts = np.setdiff1d(np.concatenate([idx["galaxy"], *(idx[k] for k in LOOKALIKE_KINDS if k != "spiral"),
                                              art]), art_cluster)
     cluster_hosts = np.sort(np.concatenate([idx["cluster"], art_cluster]))
-    parts.append(_red_galaxy(rng, red_hosts, c))
-    parts += _cluster_core(rng, cluster_hosts, c)
+    hosts = sky_galaxies.lens_galaxies(rng, red_hosts, c)
+    parts += [hosts, sky_galaxies.satellites(rng, hosts, npix)]
+    parts += sky_galaxies.cluster_cores(rng, cluster_hosts, c, npix)
     parts += _spiral(rng, idx["spiral"], c)
     parts.append(_ring(rng, idx["ring"], c))
     parts.append(_companion_round(rng, idx["companion"], c))
@@ -93,15 +112,19 @@ def draw_fields(n: int, seed=None, kind: str | Sequence[str] = "galaxy", *,
     parts += _merger(rng, idx["merger"], c)
     parts.append(_trail(rng, idx["trail"], npix))
     parts += _bright_star(rng, idx["bright_star"], c)
-    parts.append(_field_galaxies(rng, np.arange(n), npix))
-    parts.append(_stars(rng, np.arange(n), npix))
+    everywhere = np.arange(n)
+    parts.append(sky_galaxies.field_galaxies(rng, everywhere, npix))
+    star_rows = sky_galaxies.stars(rng, everywhere, npix)
+    parts += [star_rows, *sky_defects.saturated_star_extras(rng, star_rows)]
+    parts += [sky_defects.edge_masks(rng, everywhere, npix), sky_defects.bad_columns(rng, everywhere, npix)]
     table = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    for col in _SHAPE_COLUMNS:
+    for col in [*_SHAPE_COLUMNS, "z"]:
         if col not in table:
             table[col] = np.nan
+    table["bands"] = table["bands"].fillna("") if "bands" in table else ""
     table = table.sort_values("field", kind="stable").reset_index(drop=True)
     table = table.merge(fields, on="field", how="left")
-    return table[["field", "kind", "component", "profile", "mag_g", "mag_r", "mag_z", *_SHAPE_COLUMNS,
+    return table[["field", "kind", "component", "profile", "mag_g", "mag_r", "mag_z", *_SHAPE_COLUMNS, "z", "bands",
                   *FIELD_COLUMNS[2:]]]
 
 
@@ -128,21 +151,15 @@ def _draw_conditions(rng, kinds, npix: int) -> pd.DataFrame:
     df = {"field": np.arange(n), "kind": kinds}
     for b, (lo, hi) in zip(BANDS, SEEING_RANGE_ARCSEC):
         df[f"seeing_{b}_arcsec"] = lo + (hi - lo) * np.clip(t + rng.normal(0, 0.15, n), 0, 1)
-    depth = np.exp(rng.normal(0, 0.12, n))  # number of exposures: deeper or shallower in all bands
-    for b, sigma in zip(BANDS, SKY_SIGMA_NMGY):
-        df[f"sky_{b}_nmgy"] = sigma * depth * np.exp(rng.normal(0, 0.05, n))
+    depth = np.exp(rng.normal(0, DEPTH_SCATTER, n))  # number of exposures: deeper or shallower in all bands
+    deep = rng.random(n) < DEEP_SHARE
+    for b, sigma, d in zip(BANDS, SKY_SIGMA_NMGY, DEEP_NOISE):
+        factor = depth * np.where(deep, d, 1.0) * np.exp(rng.normal(0, 0.06, n))
+        df[f"sky_{b}_nmgy"] = sigma * np.clip(factor, *SKY_NOISE_RANGE)
+    df["noise_corr"] = rng.uniform(*NOISE_CORR_RANGE, n)
     df["noise_seed"] = rng.integers(0, 2**63 - 1, n)
     df["npix"] = np.full(n, npix, np.int64)
     return pd.DataFrame(df)
-
-
-def _rows(fields, component, profile, mag_r, g_r, r_z, **shape) -> pd.DataFrame:
-    mag_r = np.asarray(mag_r, dtype=float)
-    df = pd.DataFrame({"field": np.asarray(fields, dtype=np.int64), "component": component, "profile": profile,
-                       "mag_g": mag_r + g_r, "mag_r": mag_r, "mag_z": mag_r - r_z})
-    for k, v in shape.items():
-        df[k] = np.broadcast_to(np.asarray(v, dtype=float), len(df))
-    return df
 
 
 def _log_uniform(rng, lo, hi, k):
@@ -155,41 +172,6 @@ def _red_colours(rng, k):
 
 def _blue_colours(rng, k):
     return rng.uniform(0.0, 0.6, k), rng.uniform(-0.2, 0.6, k)
-
-
-def _red_galaxy(rng, f, c, mag=(17.0, 19.5)):
-    k = len(f)
-    mag_r = rng.uniform(*mag, k)
-    g_r, r_z = _red_colours(rng, k)
-    r_e = 1.6 * 10 ** (-0.2 * (mag_r - 18.0)) * np.exp(rng.normal(0, 0.25, k))
-    return _rows(f, "central", "sersic", mag_r, g_r, r_z, x_pix=c + rng.normal(0, 0.4, k),
-                 y_pix=c + rng.normal(0, 0.4, k), r_e_arcsec=np.clip(r_e, 0.6, 4.0),
-                 n_sersic=rng.uniform(3.0, 5.5, k), q=rng.uniform(0.55, 1.0, k), pa_deg=rng.uniform(0, 180, k))
-
-
-def _cluster_core(rng, f, c):
-    k = len(f)
-    if k == 0:
-        return []
-    mag_r = rng.uniform(16.0, 18.0, k)
-    g_r, r_z = _red_colours(rng, k)
-    bcg = _rows(f, "central", "sersic", mag_r, g_r, r_z, x_pix=c + rng.normal(0, 0.4, k),
-                y_pix=c + rng.normal(0, 0.4, k), r_e_arcsec=_log_uniform(rng, 2.0, 6.0, k),
-                n_sersic=rng.uniform(4.0, 6.0, k), q=rng.uniform(0.5, 0.95, k), pa_deg=rng.uniform(0, 180, k))
-    counts = rng.poisson(5.0, k) + 1
-    owner = np.repeat(np.arange(k), counts)
-    m = len(owner)
-    r = rng.uniform(6.0, 62.0, m) ** rng.uniform(0.9, 1.0, m)
-    ang = rng.uniform(0, 2 * np.pi, m)
-    dmag = rng.uniform(1.0, 4.5, m)
-    members = _rows(f[owner], "member", "sersic", mag_r[owner] + dmag,
-                    g_r[owner] - 0.04 * dmag + rng.normal(0, 0.04, m),
-                    r_z[owner] - 0.02 * dmag + rng.normal(0, 0.03, m),
-                    x_pix=bcg["x_pix"].to_numpy()[owner] + r * np.cos(ang),
-                    y_pix=bcg["y_pix"].to_numpy()[owner] + r * np.sin(ang),
-                    r_e_arcsec=_log_uniform(rng, 0.4, 1.6, m), n_sersic=rng.uniform(2.5, 4.5, m),
-                    q=rng.uniform(0.5, 1.0, m), pa_deg=rng.uniform(0, 180, m))
-    return [bcg, members]
 
 
 def _near(rng, k, r_lo, r_hi, c):
@@ -293,46 +275,12 @@ def _trail(rng, f, npix):
 
 
 def _bright_star(rng, f, c):
+    """A bright star near the host: saturated, with spikes, a bleed trail and a ghost reflection."""
     k = len(f)
     if k == 0:
         return []
     x, y, _ = _near(rng, k, 5.0, 12.5, c)
-    mag = rng.uniform(10.5, 13.0, k)
     g_r = rng.uniform(0.3, 1.2, k)
-    r_z = 0.45 * g_r + rng.normal(0, 0.05, k)
-    common = dict(x_pix=x, y_pix=y)
-    star = _rows(f, "bright_star", "star", mag, g_r, r_z, **common)
-    spikes = _rows(f, "spikes", "spikes", mag + rng.uniform(4.0, 5.5, k), g_r, r_z,
-                   pa_deg=rng.uniform(-8, 8, k), length_arcsec=rng.uniform(2, 5, k), **common)
-    bleed = _rows(f, "bleed", "bleed", mag + rng.uniform(3.5, 4.5, k), g_r, r_z,
-                  length_arcsec=rng.uniform(2, 6, k), **common)
-    return [star, spikes, bleed]
-
-
-def _power_law_mags(rng, k, lo, hi, slope):
-    a, b = 10 ** (slope * lo), 10 ** (slope * hi)
-    return np.log10(a + rng.random(k) * (b - a)) / slope
-
-
-def _field_galaxies(rng, f, npix):
-    owner = np.repeat(f, rng.poisson(4.5 * _area(npix), len(f)))
-    k = len(owner)
-    mag_r = _power_law_mags(rng, k, 19.5, 24.5, 0.3)
-    blue = rng.random(k) < 0.65
-    bg_r, br_z = _blue_colours(rng, k)
-    rg_r, rr_z = _red_colours(rng, k)
-    g_r, r_z = np.where(blue, bg_r + 0.2, rg_r - 0.2), np.where(blue, br_z + 0.1, rr_z)
-    r_e = 0.9 * 10 ** (-0.12 * (mag_r - 20.0)) * np.exp(rng.normal(0, 0.3, k))
-    return _rows(owner, "field", "sersic", mag_r, g_r, r_z, x_pix=rng.uniform(-8, npix + 7, k),
-                 y_pix=rng.uniform(-8, npix + 7, k), r_e_arcsec=np.clip(r_e, 0.12, 2.5),
-                 n_sersic=np.where(blue, rng.uniform(0.7, 2.0, k), rng.uniform(2.5, 4.0, k)),
-                 q=rng.uniform(0.25, 1.0, k), pa_deg=rng.uniform(0, 180, k))
-
-
-def _stars(rng, f, npix):
-    owner = np.repeat(f, rng.poisson(1.3 * _area(npix), len(f)))
-    k = len(owner)
-    g_r = rng.uniform(0.3, 1.6, k)
-    r_z = np.where(g_r < 1.3, 0.45 * g_r, 0.6 + 2.5 * (g_r - 1.3)) + rng.normal(0, 0.05, k)
-    return _rows(owner, "star", "star", _power_law_mags(rng, k, 16.0, 23.5, 0.15), g_r, r_z,
-                 x_pix=rng.uniform(0, npix - 1, k), y_pix=rng.uniform(0, npix - 1, k))
+    star = _rows(f, "bright_star", "star", rng.uniform(10.5, 13.0, k), g_r, 0.45 * g_r + rng.normal(0, 0.05, k),
+                 x_pix=x, y_pix=y)
+    return [star, *sky_defects.saturated_star_extras(rng, star, bleed_share=1.0)]

@@ -4,18 +4,23 @@ Each ``_shape_<profile>(rows, xx, yy)`` takes the component rows of a
 :func:`~lensfinder_nb.sim.sky_draw.draw_fields` table and the pixel grids (ny, nx) and returns
 float32 images (component, ny, nx) of total flux 1 (in pixels, FITS orientation).  Galaxies are
 Sersic profiles of :mod:`lensfinder_nb.imaging.sersic` (the mock sources' convention); rings,
-arcs, spirals and trails are simple analytic shapes; spikes and bleed trails are added after the
-PSF, stars are Moffat PSFs.
+arcs, spirals and trails are simple analytic shapes; spikes, bleed trails and ghosts are added
+after the PSF.  Stars are a Moffat core with a faint, broad Moffat aureole (:func:`star_psf`).
+
+Most components are small: :func:`sersic_extent_px` and :func:`star_extent_px` say how far from
+its centre a component's light matters, so the renderer can paint it on a small stamp instead of
+the whole field.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..imaging.sersic import circularised_radius, sersic_unit_flux
+from ..imaging.sersic import circularised_radius, sersic_amplitude, sersic_b_n, sersic_unit_flux
 from ..imaging.survey import PIXSCALE_ARCSEC
 
-__all__ = ["CONVOLVED", "UNCONVOLVED", "moffat"]
+__all__ = ["CONVOLVED", "UNCONVOLVED", "STAR_BETA", "AUREOLE_SHARE", "moffat", "star_psf", "sersic_extent_px",
+           "star_extent_px", "sersic_on_stamps"]
 
 #: softening (pixels^2) of a Sersic profile's centre: the pixel, not the cusp, at the centre
 _CORE_PX2 = 0.1
@@ -35,7 +40,10 @@ def _elliptical(rows, xx, yy):
 
 
 def _shape_sersic(rows, xx, yy):
-    """The table's ``r_e_arcsec`` is along the major axis and ``pa_deg`` east of north (from +y)."""
+    """The table's ``r_e_arcsec`` is along the major axis and ``pa_deg`` east of north (from +y).
+
+    ``xx``, ``yy`` are the field's grids (ny, nx) or per-component stamps (k, 1, s) and (k, s, 1).
+    """
     q = np.maximum(rows["q"].to_numpy(float), 0.05)
     r_e_major = np.maximum(rows["r_e_arcsec"].to_numpy(float) / PIXSCALE_ARCSEC, 0.3) * PIXSCALE_ARCSEC
 
@@ -104,6 +112,17 @@ def _shape_spikes(rows, xx, yy):
     return _normalised(img)
 
 
+def _shape_ghost(rows, xx, yy):
+    """An out-of-focus reflection: a soft-edged ring filled at half its brightness."""
+    dx, dy = xx[None] - _get(rows, "x_pix"), yy[None] - _get(rows, "y_pix")
+    r = np.sqrt(dx * dx + dy * dy)
+    radius = _get(rows, "radius_arcsec") / PIXSCALE_ARCSEC
+    soft = _get(rows, "width_arcsec") / PIXSCALE_ARCSEC
+    disc = 1 / (1 + np.exp((r - radius) / soft))
+    rim = np.exp(-0.5 * ((r - 0.85 * radius) / soft) ** 2)
+    return _normalised(0.5 * disc + rim)
+
+
 def _shape_bleed(rows, xx, yy):
     dx, dy = xx[None] - _get(rows, "x_pix"), yy[None] - _get(rows, "y_pix")
     length = _get(rows, "length_arcsec") / PIXSCALE_ARCSEC
@@ -114,11 +133,80 @@ def _shape_bleed(rows, xx, yy):
 CONVOLVED = {"sersic": _shape_sersic, "ring": _shape_ring, "arc": _shape_arc, "spiral": _shape_spiral,
              "trail": _shape_trail}
 #: detector effects, added after the PSF
-UNCONVOLVED = {"spikes": _shape_spikes, "bleed": _shape_bleed}
+UNCONVOLVED = {"spikes": _shape_spikes, "bleed": _shape_bleed, "ghost": _shape_ghost}
+
+#: Moffat index of a star's core; DECam PSFs have wings a Gaussian lacks
+STAR_BETA = 3.0
+#: share of a star's flux in a broad aureole (Moffat, beta 2, 2.5 times the FWHM)
+AUREOLE_SHARE = 0.05
+_AUREOLE_WIDTH = 2.5
+_AUREOLE_BETA = 2.0
 
 
-def moffat(x_pix: float, y_pix: float, fwhm_pix, xx, yy, beta: float = 3.5) -> np.ndarray:
-    """Unit-flux Moffat PSFs of shape (band, ny, nx) centred on (x_pix, y_pix), FWHMs (band,) in pixels."""
-    alpha = (np.asarray(fwhm_pix, np.float32) / (2 * np.sqrt(2 ** (1 / beta) - 1)))[:, None, None]
+def _moffat_alpha(fwhm_pix, beta: float):
+    return np.asarray(fwhm_pix, np.float32) / np.float32(2 * np.sqrt(2 ** (1 / beta) - 1))
+
+
+def moffat(x_pix, y_pix, fwhm_pix, xx, yy, beta: float = STAR_BETA) -> np.ndarray:
+    """Unit-flux Moffat profiles centred on (x_pix, y_pix), sampled at (xx, yy) (pixels).
+
+    ``fwhm_pix`` broadcasts against the grids, e.g. (band, 1, 1) with grids (ny, nx) gives
+    (band, ny, nx); (k, band, 1, 1) with stamps (k, 1, 1, s) and (k, 1, s, 1) gives (k, band, s, s).
+    """
+    alpha = _moffat_alpha(fwhm_pix, beta)
     r2 = (xx - np.float32(x_pix)) ** 2 + (yy - np.float32(y_pix)) ** 2
-    return ((beta - 1) / (np.pi * alpha ** 2) * (1 + r2[None] / alpha ** 2) ** (-beta)).astype(np.float32)
+    return ((beta - 1) / (np.pi * alpha ** 2) * (1 + r2 / alpha ** 2) ** (-beta)).astype(np.float32)
+
+
+def star_psf(x_pix, y_pix, fwhm_pix, xx, yy) -> np.ndarray:
+    """A star's unit-flux image: a Moffat core (FWHM = the seeing) and a faint broad aureole."""
+    core = moffat(x_pix, y_pix, fwhm_pix, xx, yy, STAR_BETA)
+    halo = moffat(x_pix, y_pix, np.asarray(fwhm_pix, np.float32) * np.float32(_AUREOLE_WIDTH), xx, yy, _AUREOLE_BETA)
+    return np.float32(1 - AUREOLE_SHARE) * core + np.float32(AUREOLE_SHARE) * halo
+
+
+def star_extent_px(peak_flux, fwhm_pix, floor) -> np.ndarray:
+    """Radius (pixels) beyond which a star of total flux ``peak_flux`` falls below ``floor`` per pixel.
+
+    The aureole's r^-4 wing decides it for bright stars, the core for faint ones.
+    """
+    flux = np.asarray(peak_flux, float)
+    out = np.zeros_like(flux)
+    for share, width, beta in ((1 - AUREOLE_SHARE, 1.0, STAR_BETA), (AUREOLE_SHARE, _AUREOLE_WIDTH, _AUREOLE_BETA)):
+        alpha = np.asarray(_moffat_alpha(np.asarray(fwhm_pix, float) * width, beta), float)
+        peak = share * flux * (beta - 1) / (np.pi * alpha ** 2)
+        ratio = np.maximum(peak / floor, 1.0)
+        out = np.maximum(out, alpha * np.sqrt(np.maximum(ratio ** (1 / beta) - 1, 0.0)))
+    return out
+
+
+def sersic_extent_px(rows, flux=None, floor: float = 0.0) -> np.ndarray:
+    """Radius (pixels) along the major axis beyond which a Sersic component's light does not matter.
+
+    At most the radius holding nearly all the light (~99 % within 4 R_e for n <= 1.5, ~97 % within
+    7 R_e for n <= 2.5, 11 R_e above); with ``flux`` (total, per component) and ``floor`` (per pixel),
+    no farther than where the surface brightness drops below ``floor``: a faint galaxy's wings far
+    below the sky noise are left out.
+    """
+    r_e = np.maximum(rows["r_e_arcsec"].to_numpy(float) / PIXSCALE_ARCSEC, 0.3)
+    n = rows["n_sersic"].to_numpy(float)
+    reach = r_e * np.where(n <= 1.5, 4.0, np.where(n <= 2.5, 7.0, 11.0))
+    if flux is not None and floor > 0:
+        q = np.clip(rows["q"].to_numpy(float), 0.05, 1.0)
+        r_e_circ = r_e * np.sqrt(q)  # in pixels: the amplitude below is per pixel
+        at_r_e = np.asarray(flux, float) * sersic_amplitude(r_e_circ, n)
+        b = sersic_b_n(n)
+        with np.errstate(divide="ignore"):
+            x = 1 + np.log(np.maximum(at_r_e / floor, 1e-30)) / b
+        # the elliptical radius where the profile meets the floor, along the major axis
+        faint = np.where(x > 0, r_e * np.maximum(x, 0) ** n, 0.0)
+        reach = np.minimum(reach, faint)
+    return reach + 2.0
+
+
+def sersic_on_stamps(rows, ix, iy, half: int) -> np.ndarray:
+    """Unit-flux Sersic images (k, s, s), s = 2 half + 1, on stamps centred on pixels (ix, iy)."""
+    off = np.arange(-half, half + 1, dtype=np.float32)
+    xs = (np.asarray(ix, np.float32)[:, None] + off)[:, None, :]
+    ys = (np.asarray(iy, np.float32)[:, None] + off)[:, :, None]
+    return _shape_sersic(rows, xs, ys)

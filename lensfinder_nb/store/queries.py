@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .core import Store
 
 __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "votes_of_user",
-           "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores",
+           "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores", "newest_model_scores",
            "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
            "subject_id_set"]
@@ -161,12 +161,16 @@ def subject_pool(store: Store, method: str = "swap") -> pd.DataFrame:
     """Every subject with what the queue needs, by id.
 
     Columns: subject, label, image, cube, mask (arc mask reference of a mock, from params),
+    snr (a mock's arc S/N in its best band, from params; NULL for others),
     n_votes (counted votes now), probability and status (scores stored for ``method``; NULL
     where not scored).
     """
     return _frame(store, """
         SELECT s.subject, s.label, s.image, s.cube,
                json_extract_string(s.params, '$.mask') AS mask,
+               greatest(TRY_CAST(json_extract_string(s.params, '$.snr_g') AS DOUBLE),
+                        TRY_CAST(json_extract_string(s.params, '$.snr_r') AS DOUBLE),
+                        TRY_CAST(json_extract_string(s.params, '$.snr_z') AS DOUBLE)) AS snr,
                coalesce(v.n_votes, 0) AS n_votes, sc.probability, sc.status
         FROM subjects s
         LEFT JOIN (SELECT subject, count(*) AS n_votes FROM counted_votes GROUP BY subject) v USING (subject)
@@ -191,6 +195,14 @@ def machine_skill_sample(store: Store, model: str | None = None) -> pd.DataFrame
         SELECT m.score, s.label AS y FROM machine_scores m JOIN subjects s USING (subject)
         WHERE s.label IN (0, 1) AND NOT m.in_training AND m.model = {which}""",
                   [model] if model is not None else None)
+
+
+def newest_model_scores(store: Store) -> pd.DataFrame:
+    """Every score of the newest model: subject, score, in_training (the model trained on it), label."""
+    return _frame(store, """
+        SELECT m.subject, m.score, m.in_training, s.label FROM machine_scores m JOIN subjects s USING (subject)
+        WHERE m.model = (SELECT model FROM machine_scores ORDER BY created_at DESC LIMIT 1)
+        ORDER BY m.subject""")
 
 
 # ---------------------------------------------------------------------- the class

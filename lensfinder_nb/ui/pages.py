@@ -76,6 +76,7 @@ def tutorial_page(query: str | None = None, settings: Settings | None = None) ->
         practice = getattr(frame, "practice", None)
         if practice is None:
             practice = frame.practice = ClassifySession(store, frame.identity.user_id, training_only=True,
+                                                        practice=PRACTICE_ROUND,
                                                         session_id="tutorial-" + uuid.uuid4().hex[:8])
             frame.practice_tally = PracticeTally(PRACTICE_ROUND)
         tally = frame.practice_tally

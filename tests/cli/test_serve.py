@@ -24,7 +24,7 @@ from lensfinder_nb.ui.server import voila_command
 def test_voila_command_culls_idle_kernels_and_preheats_only_classify():
     cmd = " ".join(voila_command(Settings(port=8000, pool_size=2, cull_idle_s=300)))
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8000" in cmd
-    assert "cull_idle_timeout=300" in cmd and "cull_interval=60" in cmd
+    assert "cull_idle_timeout=300" in cmd and "cull_interval=20" in cmd and "cull_connected=False" in cmd
     assert '"classify.ipynb": {"pool_size": 2}' in cmd and '"default": {"pool_size": 0}' in cmd
     assert "show_tracebacks=False" in cmd
     assert "preheat" not in " ".join(voila_command(Settings(pool_size=0)))
@@ -41,11 +41,11 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _start_serve(store, port: int) -> tuple[subprocess.Popen, str]:
+def _start_serve(store, port: int, *options: str) -> tuple[subprocess.Popen, str]:
     """`lensfinder serve` in a subprocess, `--db` before the command; returns it and its output up to the links."""
     proc = subprocess.Popen([sys.executable, "-m", "lensfinder_nb.cli", "--db", str(store.path), "serve",
-                             "--port", str(port), "--no-demo"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                             "--port", str(port), "--no-demo", *options], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     lines = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -74,27 +74,48 @@ def _gone_within(store, seconds: float) -> list[str]:
     return [" ".join(p.cmdline()) for p in alive if p.is_running()]
 
 
+def _open_page(proc: subprocess.Popen, port: int):
+    """The classify page through loopback, once the server answers."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/classify.ipynb", timeout=60)
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "the page never answered"
+            time.sleep(0.5)
+
+
+def _kernels(store) -> list[psutil.Process]:
+    return [p for p in _serving(store) if "ipykernel" in " ".join(p.cmdline())]
+
+
 @pytest.mark.slow
-def test_serve_prints_working_links_and_sigterm_stops_voila_and_its_kernels(tmp_path):
+def test_serve_on_the_network_culls_closed_pages_and_sigterm_stops_voila_and_its_kernels(tmp_path):
+    """A classroom server: listens on every interface and prints the address and what is exposed; a
+    page that was opened and left (no tab connected) loses its kernel after the idle time; a signal to
+    `lensfinder serve` stops Voilà and its kernels and frees the port."""
     store = make_image_store(tmp_path / "lf.duckdb")
     port = free_port()
-    proc, text = _start_serve(store, port)
+    proc, text = _start_serve(store, port, "--ip", "0.0.0.0", "--pool-size", "0", "--cull-idle-s", "3",
+                              "--cull-interval-s", "1")
     try:
-        assert f"http://127.0.0.1:{port}/voila/render/classify.ipynb" in text, text
+        assert "Listening beyond this machine" in text and "teacher's dashboard needs its key" in text, text
+        assert "http://127.0.0.1:" not in text.split("Teacher")[0]   # a LAN address students can type
         key = re.search(r"teacher\.ipynb\?key=([\w-]+)", text).group(1)
         assert is_teacher(store, key)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/voila/render/classify.ipynb", timeout=60)
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, "the page never answered"
-                time.sleep(0.5)
+        page = _open_page(proc, port)   # tests talk to loopback only; the server listens on all interfaces
         assert page.status == 200 and b"classify" in page.read()
-        commands = [" ".join(p.cmdline()) for p in _serving(store)]
-        assert any("voila" in c for c in commands) and any("ipykernel" in c for c in commands), commands
+        voila = [p for p in _serving(store) if "voila" in " ".join(p.cmdline())][0]
+        listening = {c.laddr.ip for c in voila.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+        assert listening & {"0.0.0.0", "::"}, listening
+        assert _kernels(store), "the page started no kernel"
+        # urllib does not open the page's websocket: the kernel is idle and unconnected, as after a closed tab
+        deadline = time.monotonic() + 30
+        while _kernels(store):
+            assert time.monotonic() < deadline, "the kernel of a closed page was not shut down"
+            time.sleep(0.5)
 
+        assert _open_page(proc, port).status == 200 and _kernels(store)   # a kernel for the signal to stop
         proc.send_signal(signal.SIGTERM)  # what a process manager, `kill` or a test runner sends
         assert proc.wait(30) == 0
         assert _gone_within(store, 5) == []

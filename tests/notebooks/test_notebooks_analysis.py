@@ -109,3 +109,41 @@ def test_simulate_class_is_reproducible_and_idempotent(demo_store):
     assert 0.1 < share < 0.4                                   # the classify page's training mix
     t = pd.to_datetime(v["created_at"])
     assert (t.max() - t.min()) <= pd.Timedelta(minutes=45)
+
+
+def test_selection_function(demo_store, tmp_path):
+    """Crowd and machine completeness by S/N, resolution and theta_E, recounted from the store."""
+    import numpy as np
+
+    from lensfinder_nb.scoring import selection
+
+    subjects = demo_store.subjects()
+    truth = selection.mock_truth(subjects)
+    # a model's scores, as `lensfinder predict` writes them: rising with the arc's S/N; it trained on half the mocks
+    mocks = truth.assign(score=truth["snr"] / (truth["snr"] + 30.0), in_training=np.arange(len(truth)) % 2 == 0)
+    rng = np.random.default_rng(0)
+    nonlenses = subjects.loc[subjects["label"] == 0, ["subject"]].assign(score=rng.uniform(0, 0.5, (subjects["label"] == 0).sum()))
+    demo_store.write_machine_scores(pd.concat([mocks[["subject", "score", "in_training"]], nonlenses]), "selection-test")
+
+    nb, summary = run("selection_function.ipynb", demo_store, tmp_path)
+    assert summary["mocks"] == len(truth) == 40
+    assert summary["searchers"] == ["crowd", "machine"]
+    assert len(outputs(nb, WIDGET)) == 3                         # three completeness figures
+
+    # the machine: mocks it trained on are left out; found = score above the 1 % non-lens threshold
+    held = mocks[~mocks["in_training"]]
+    threshold = np.sort(nonlenses["score"].to_numpy())[::-1][int(0.01 * len(nonlenses))]
+    for row in summary["snr"]["machine"]:
+        lo, hi = next((t.lo, t.hi) for t in selection.completeness(held.assign(m=True), "m").itertuples()
+                      if t.bin == row["bin"])
+        in_bin = held[(held["snr"] >= lo) & (held["snr"] < hi)]
+        assert row["n"] == len(in_bin) and row["n_found"] == int((in_bin["score"] > threshold).sum()), row
+    assert sum(r["n"] for r in summary["snr"]["machine"]) == len(held) == 20
+
+    # the crowd: every mock with votes, found when at least half its counted votes say lens
+    votes = load_votes(demo_store)
+    majority = score(votes, None, "majority").set_index("subject")
+    voted = truth[truth["subject"].isin(majority.index[majority["n_votes"] > 0])]
+    assert sum(r["n"] for r in summary["theta_e"]["crowd"]) == len(voted) > 30
+    found = int((majority.loc[voted["subject"], "probability"] >= 0.5).sum())
+    assert sum(r["n_found"] for r in summary["resolution"]["crowd"]) == found

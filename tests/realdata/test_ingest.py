@@ -126,7 +126,7 @@ def test_bad_files_are_listed_with_reasons_and_skipped(empty_store, tmp_path):
     write_cube(src / "hwc.fits", ra=12.0, data=np.moveaxis(_planes(), 0, -1).copy(), bands="")
     write_cube(src / "noz.fits", ra=13.0, bands="gr")
     holes = _planes()
-    holes[2, :4, :] = np.nan                                                   # 12.5 % of z
+    holes[2, 12:20, 12:20] = np.nan                                  # a quarter of the centre of z
     write_cube(src / "holes.fits", ra=14.0, data=holes)
     dead = _planes()
     dead[1] = 0.0
@@ -153,13 +153,13 @@ def test_bad_files_are_listed_with_reasons_and_skipped(empty_store, tmp_path):
     assert bad["good_again.fits"].startswith("duplicate position: 0.50 arcsec from good.fits")
     assert "2-D image" in bad["flat.fits"]
     assert "wrong shape (32, 32, 3)" in bad["hwc.fits"]
-    assert bad["noz.fits"] == "missing band(s) z (has gr)"
-    assert bad["holes.fits"] == "12.5 % of the z-band pixels are NaN or zero (limit 5 %)"
+    assert bad["noz.fits"] == "lensfinder uses the g, r and z bands: z missing (the cube has g and r)"
+    assert bad["holes.fits"] == "25.0 % of the z-band pixels near the centre are NaN or zero (limit 5 %)"
     assert bad["dead.fits"] == "the r band is empty (all NaN or zero)"
     assert "8x8 pixels" in bad["tiny.fits"]
     assert bad["cut.fits"] == "truncated FITS file"
     assert bad["text.fits"].startswith("not a readable FITS file")
-    assert bad["pair_{g,r}.fits"] == "missing band(s) z (found g, r)"
+    assert bad["pair_{g,r}.fits"] == "lensfinder uses the g, r and z bands: z missing (found band files g and r)"
     assert bad["broken.jpg"].startswith("not a readable image")
     assert bad["black.png"] == "the image is empty (all black)"
 
@@ -256,13 +256,13 @@ def test_cli_ingest(tmp_path, monkeypatch, capsys):
     (src / "junk.fits").write_bytes(b"\0" * 100)
     assert _cli(["ingest", str(src), "--db", str(db)], monkeypatch) == 1          # only bad files
     out = capsys.readouterr().out
-    assert out.startswith("bad: junk.fits: not a readable FITS file") and "0 added, 0 already in the store, 1 bad" in out
+    assert out.startswith("refused: junk.fits: not a readable FITS file") and "0 added, 0 already in the store, 1 refused" in out
 
     write_cube(src / "ok.fits", ra=40.0, dec=3.0)
     labels = tmp_path / "l.csv"
     labels.write_text("file,label\nok.fits,1\n")
     assert _cli(["ingest", str(src), "--labels", str(labels), "--db", str(db)], monkeypatch) == 0
-    assert "1 added, 0 already in the store, 1 bad" in capsys.readouterr().out
+    assert "1 added, 0 already in the store, 1 refused" in capsys.readouterr().out
     store = open_store(db)
     try:
         subjects = store.subjects()
@@ -270,3 +270,117 @@ def test_cli_ingest(tmp_path, monkeypatch, capsys):
         store.close()
     assert subjects["subject"].tolist() == ["J024000.00+030000.0"] and subjects["label"].tolist() == [1]
     assert subjects["source"].tolist() == ["ingest"]
+
+
+# ---------------------------------------------------------------------- units, pixel scale, bands, arrays
+def _cube_at_legacy_depth(seed=1, n=64):
+    """g, r, z with the Legacy Survey's sky noise and a galaxy: what a nanomaggy cutout looks like."""
+    from lensfinder_nb.imaging.survey import SKY_SIGMA_NMGY
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    galaxy = 2.0 * np.exp(-(xx**2 + yy**2) / 12.0)
+    return (rng.normal(0, 1, (3, n, n)) * np.array(SKY_SIGMA_NMGY)[:, None, None] + galaxy).astype(np.float32)
+
+
+def test_raw_counts_and_foreign_units_are_refused_with_what_was_found(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    good = _cube_at_legacy_depth()
+    write_cube(src / "nmgy.fits", ra=20.0, data=good)
+    # Pan-STARRS stack counts: zero point 25 + 2.5 log10(EXPTIME) -> about 1,000-5,000x nanomaggies
+    write_cube(src / "counts.fits", ra=21.0, data=good * 3000.0)
+    write_cube(src / "maggies.fits", ra=22.0, data=good * 1e-9)
+    write_cube(src / "jansky.fits", ra=23.0, data=good)
+    with fits.open(src / "jansky.fits", mode="update") as hdul:
+        hdul[0].header["BUNIT"] = "Jy"
+    before = len(empty_store.subjects())
+    report = ingest_directory(empty_store, src)
+    bad = dict(report.refused)
+    assert len(report.added) == 1 and set(bad) == {"counts.fits", "maggies.fits", "jansky.fits"}
+    assert "about 3,000x a Legacy Survey cutout's" in bad["counts.fits"] and "raw counts" in bad["counts.fits"]
+    assert "about 1/1,100,000,000 of a Legacy Survey cutout's" in bad["maggies.fits"]
+    assert "maggies, Jansky or a rescaled image?" in bad["maggies.fits"]
+    assert "BUNIT = 'Jy'" in bad["jansky.fits"]
+    assert len(empty_store.subjects()) == before + 1          # the refused files changed nothing
+
+    # the same counts with the factor that makes them nanomaggies: accepted
+    again = ingest_directory(empty_store, src / "counts.fits", flux_scale=1 / 3000.0)
+    assert again.refused == [] and len(again.added) == 1
+
+
+def test_a_cutout_at_another_pixel_scale_is_refused_and_one_without_wcs_is_noted(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    data = _cube_at_legacy_depth()
+    fits.PrimaryHDU(data, header=_header(30.0, 1.0, data.shape[-1])).writeto(src / "ok.fits")
+    h = _header(31.0, 1.0, data.shape[-1])
+    h["CD1_1"], h["CD2_2"] = -1.0 / 3600, 1.0 / 3600                  # 1"/pixel
+    fits.PrimaryHDU(data, header=h).writeto(src / "coarse.fits")
+    write_cube(src / "nowcs.fits", data=_cube_at_legacy_depth(seed=2), wcs=False)
+    report = ingest_directory(empty_store, src)
+    bad = dict(report.refused)
+    assert set(bad) == {"coarse.fits"}
+    assert bad["coarse.fits"].startswith("pixel scale 1.000\"/pixel (from the header), not the Legacy Survey's 0.262")
+    assert len(report.added) == 2
+    assert "1 without a WCS or PIXSCALE card, taken as 0.262\"/pixel" in report.found()
+    assert "pixel scale 0.262-0.262\"/pixel from the header in 1" in report.found()
+
+
+def test_a_pixscale_card_without_wcs_is_read_and_checked(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, card, value in (("hsc.fits", "PIXSCALE", 0.168), ("ls.fits", "SECPIX", 0.262),
+                              ("sdss.fits", "PIXSCAL1", 0.396)):
+        h = fits.Header()
+        h["BANDS"], h[card] = "grz", value
+        fits.PrimaryHDU(_cube_at_legacy_depth(seed=len(name)), header=h).writeto(src / name)
+    report = ingest_directory(empty_store, src)
+    bad = dict(report.refused)
+    assert set(bad) == {"hsc.fits", "sdss.fits"}
+    assert bad["hsc.fits"].startswith("pixel scale 0.168\"/pixel (from the header)")
+    assert bad["sdss.fits"].startswith("pixel scale 0.396\"/pixel (from the header)")
+    assert len(report.added) == 1
+    assert "pixel scale 0.262-0.262\"/pixel from the header in 1" in report.found()
+    assert "without a WCS" not in report.found()
+    assert len(empty_store.subjects()) == 1                 # the refused files changed nothing
+
+
+def test_band_files_of_other_bands_say_which_are_used(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    planes = _cube_at_legacy_depth()
+    for b, plane in zip("gri", planes):
+        write_band(src / f"obj_{b}.fits", plane, ra=40.0, dec=1.0)
+    report = ingest_directory(empty_store, src)
+    ((name, reason),) = report.refused
+    assert name == "obj_{g,i,r}.fits" or name.startswith("obj_")
+    assert "z missing" in reason and "i is not used" in reason
+
+
+def test_npz_arrays_in_nanomaggies_are_accepted_and_others_refused_with_a_reason(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cube = _cube_at_legacy_depth()
+    np.savez(src / "hwc.npz", image=np.moveaxis(cube, 0, -1), ra=50.0, dec=2.0)
+    np.savez(src / "picture.npz", image=np.zeros((64, 64, 3), np.uint8) + 100, ra=51.0, dec=2.0)
+    np.savez(src / "two_bands.npz", image=cube[:2], ra=52.0, dec=2.0)
+    report = ingest_directory(empty_store, src)
+    bad = dict(report.refused)
+    assert set(bad) == {"picture.npz", "two_bands.npz"}, bad
+    assert "8-bit" in bad["picture.npz"] or "picture" in bad["picture.npz"]
+    assert "z missing" in bad["two_bands.npz"] or "shape" in bad["two_bands.npz"]
+    (sid,) = report.added
+    row = empty_store.subjects().set_index("subject").loc[sid]
+    assert abs(row["ra"] - 50.0) < 1e-6 and abs(row["dec"] - 2.0) < 1e-6
+
+
+def test_a_labels_row_whose_file_was_refused_is_not_called_unmatched(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_cube(src / "counts.fits", ra=60.0, data=_cube_at_legacy_depth() * 3000.0)
+    labels = pd.DataFrame({"file": ["counts.fits", "ghost.fits"], "ra": [60.0, 61.0], "dec": [2.0, 2.0],
+                           "label": [1, 1]})
+    report = ingest_directory(empty_store, src, labels)
+    assert "counts.fits" in dict(report.refused)
+    assert report.summary().endswith("labels file: 0 row(s) matched a file, 1 matched a refused file, "
+                                     "1 matched no file")

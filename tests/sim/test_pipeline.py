@@ -62,7 +62,7 @@ def test_local_processes_store_label1_mocks_with_all_parameters(local_run):
                 "psf_fwhm_g", "sky_g_nmgy", "batch"):
         assert key in p, key
     assert not {p["background"] for p in df["p"]} & {"LOOK-1", "UNK-1"}
-    assert (df["p"].map(lambda p: p["magnification"]) >= 3).all()
+    assert (df["p"].map(lambda p: p["magnification"]) >= 2).all()  # the default cut (sim/arcs.py)
 
 
 def test_mock_is_background_plus_float16_arc_and_files_are_batched(local_run):
@@ -76,7 +76,10 @@ def test_mock_is_background_plus_float16_arc_and_files_are_batched(local_run):
     arc = cube - background
     assert arc.sum() > 0 and np.abs(arc).max() < 100
     mask = cubes.load_mask(folder, row["p"]["mask"])
-    assert mask.shape == (101, 101) and arc[:, mask].sum() > 0.5 * arc.sum()
+    # the mask is where the arc is visible (> 1 sky sigma): a faint arc's wings lie outside it, but the
+    # masked pixels hold a good part of its flux and are far brighter than the rest
+    assert mask.shape == (101, 101) and mask.any() and arc[:, mask].sum() > 0.25 * arc.sum()
+    assert arc[:, mask].mean() > 20 * arc[:, ~mask].mean()
     assert row["ra"] == pytest.approx(store.sql("SELECT ra FROM subjects WHERE subject = ?",
                                                 [row["p"]["background"]])["ra"].iloc[0])
     jpeg = cubes.read_image(folder, row["image"])

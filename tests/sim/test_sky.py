@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lensfinder_nb.imaging import survey
-from lensfinder_nb.sim import sky
+from lensfinder_nb.sim import sky, sky_draw
 
 
 def _one_source(profile="sersic", mag=18.0, x=50.0, y=50.0, seeing=(1.4, 1.25, 1.15), **shape) -> pd.DataFrame:
@@ -48,11 +48,13 @@ def test_a_subset_of_fields_renders_the_same_pixels():
 
 def test_sky_noise_per_pixel_is_the_field_sigma():
     table = sky.draw_fields(8, seed=11, kind="galaxy")
+    table = table[~table["profile"].isin(["mask", "column"])]  # the survey's defects are tested on their own
     noisy, clean = sky.render_fields(table), sky.render_fields(table, noise=False)
     _, sigma = sky.conditions(table)
+    lo, hi = sky_draw.SKY_NOISE_RANGE
     for b in range(3):
         target = sigma[:, b]
-        assert ((target > 0.6 * survey.SKY_SIGMA_NMGY[b]) & (target < 1.6 * survey.SKY_SIGMA_NMGY[b])).all()
+        assert ((target >= lo * survey.SKY_SIGMA_NMGY[b]) & (target <= hi * survey.SKY_SIGMA_NMGY[b])).all()
         empty = clean[:, b] < target[:, None, None]  # faint pixels: the sources add no shot noise there
         measured = np.array([(noisy[i, b] - clean[i, b])[empty[i]].std() for i in range(len(target))])
         np.testing.assert_allclose(measured, target, rtol=0.06)

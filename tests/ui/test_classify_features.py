@@ -25,6 +25,14 @@ def demo_store(tmp_path_factory):
     store.close()
 
 
+def _snr(store):
+    """Each mock's arc S/N (best band) as the demo recorded it."""
+    import json
+    s = store.subjects()
+    return {sid: max(json.loads(p)[k] for k in ("snr_g", "snr_r", "snr_z"))
+            for sid, label, p in zip(s["subject"], s["label"], s["params"]) if label == 1}
+
+
 def labels(store):
     s = store.subjects()
     return dict(zip(s["subject"], s["label"]))
@@ -192,10 +200,18 @@ def test_pages_sign_in_and_practice_round(demo_store, monkeypatch):
     tut = tutorial_page(query=link_query)
     assert tut.identity.user_id == "u-practice-person"
     lab = labels(demo_store)
+    snr = _snr(demo_store)
+    served = []
     for _ in range(PRACTICE_ROUND):
-        assert lab[tut.view.session.current.subject] != -1
+        served.append(tut.view.session.current.subject)
+        assert lab[served[-1]] != -1
         tut.view.vote(1)
     assert tut.view.lens_button.disabled
+    # obvious to realistic: the round's mocks go from the brightest arc down to the faint end of the population
+    shown = [snr[s] for s in served if lab[s] == 1]
+    assert len(shown) == PRACTICE_ROUND // 2 and shown == sorted(shown, reverse=True)
+    population = np.array(sorted(snr.values()))
+    assert shown[0] == population[-1] and shown[-1] <= np.quantile(population, 0.2), (shown, population)
     assert "Start classifying" in tut.body.children[-1].value
     bad = classify_page(query="user=u-practice-person&key=nope")
     assert bad.identity is None and "not valid" in bad.errors.value
@@ -235,3 +251,24 @@ def test_routing_serves_the_unknowns_the_machine_and_crowd_care_about_first(demo
         assert len(set(plain) & favoured) <= 1
     finally:
         demo_store.write_machine_scores(pd.DataFrame({"subject": [], "score": []}), "test")  # removes them
+
+
+def test_training_mocks_served_to_volunteers_have_the_populations_faint_share(demo_store):
+    """Training subjects are drawn from the mocks without favouring bright arcs: the S/N of those
+    served matches the population's, so skill measured on them covers faint arcs too."""
+    snr = _snr(demo_store)
+    lab = labels(demo_store)
+    served = []
+    for k in range(12):   # twelve volunteers' first classifications
+        session = ClassifySession(demo_store, f"u-strat-{k}", seed=k, rate_scale=2.0)
+        for _ in range(30):
+            if session.current is None:
+                break
+            served.append(session.current.subject)
+            session.skip()   # look, do not vote: the population stays as it is for the next volunteer
+    mocks = [snr[s] for s in served if lab.get(s) == 1]
+    population = np.array(list(snr.values()))
+    faint = np.median(population)
+    assert len(mocks) >= 40
+    share_served, share_population = np.mean(np.array(mocks) < faint), np.mean(population < faint)
+    assert abs(share_served - share_population) < 0.15, (share_served, share_population)
