@@ -296,18 +296,21 @@ def fit_sie_shear(image, noise_sigma: float, psf_fwhm_arcsec: float, start: dict
 
 
 def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
+    """The best model's image with its light amplitudes solved linearly (the swarm's kwargs carry none,
+    so rendering them as they are gives unit amplitudes)."""
     from lenstronomy.Data.imaging_data import ImageData
     from lenstronomy.Data.psf import PSF
-    from lenstronomy.ImSim.image_model import ImageModel
+    from lenstronomy.ImSim.image_linear_solve import ImageLinearFit
     from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.LightModel.light_model import LightModel
 
     data = ImageData(**kwargs_data)
-    model = ImageModel(data, PSF(**kwargs_psf), lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
-                       source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
-                       lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
-                       kwargs_numerics=kwargs_numerics)
-    return np.asarray(model.image(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"]))
+    model = ImageLinearFit(data, PSF(**kwargs_psf), lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
+                           source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
+                           lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
+                           kwargs_numerics=kwargs_numerics)
+    image = model.image_linear_solve(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"])[0]
+    return np.asarray(image)
 
 
 def _theta_e_error(fs, best, sigmas) -> tuple[float, int]:
