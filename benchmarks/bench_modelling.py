@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lensfinder_nb.imaging.survey import BANDS
-from lensfinder_nb.modelling.fit import refine
+from lensfinder_nb.modelling.fit import AUTOMATIC_SPREAD, refine
 from lensfinder_nb.modelling.guess import automatic_guess
 from lensfinder_nb.modelling.live import LiveModel
 from lensfinder_nb.sim.fresh import mock_lenses
@@ -51,6 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mocks", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--spread", type=float, default=AUTOMATIC_SPREAD, help="initial theta_E spread of the swarm")
     args = ap.parse_args()
     images, params = validation_mocks(args.mocks, args.seed)
     ms = bench_live(images, params)
@@ -61,7 +62,8 @@ def main() -> None:
         p = params.iloc[k]
         t = time.perf_counter()
         start = automatic_guess(images[k])
-        fit = refine(images[k], start, p[[f"psf_fwhm_{b}" for b in BANDS]].to_numpy(float))
+        fit = refine(images[k], start, p[[f"psf_fwhm_{b}" for b in BANDS]].to_numpy(float),
+                     theta_e_spread=args.spread)
         rows.append({"snr": p["snr"], "theta_true": p["theta_e_arcsec"], "theta_guess": start["theta_e_arcsec"],
                      "theta_fit": fit.model["theta_e_arcsec"], "err": fit.theta_e_err_arcsec,
                      "chi2": fit.chi2_reduced, "seconds": time.perf_counter() - t})

@@ -22,10 +22,13 @@ from ..imaging.survey import ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC, TYPICAL_SEEING
 from ..realism.measure import sky_and_noise
 from .model import MODEL_KEYS, checked_model
 
-__all__ = ["FitImage", "Refined", "fit_image", "refine", "PSO_PARTICLES", "PSO_ITERATIONS"]
+__all__ = ["FitImage", "Refined", "fit_image", "refine", "PSO_PARTICLES", "PSO_ITERATIONS", "AUTOMATIC_SPREAD"]
 
 #: the swarm's size and length: about 2 500 likelihood calls, 2-7 s on one core for a 41-53 pixel crop
 PSO_PARTICLES, PSO_ITERATIONS = 40, 60
+
+#: the initial theta_E spread for an automatic start; 0.5 was tried and did worse (docs/modelling.md)
+AUTOMATIC_SPREAD = 0.15
 
 
 @dataclass
@@ -86,9 +89,11 @@ def fit_image(cube: np.ndarray, theta_e_arcsec: float, psf_fwhm_arcsec=TYPICAL_S
 
 def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
            pixscale_arcsec: float = PIXSCALE_ARCSEC, *, n_particles: int = PSO_PARTICLES,
-           n_iterations: int = PSO_ITERATIONS, seed: int = 0) -> Refined:
+           n_iterations: int = PSO_ITERATIONS, seed: int = 0,
+           theta_e_spread: float = 0.15) -> Refined:
     """Fit the cube starting from ``start`` (a person's model or the automatic guess; missing keys take
-    the defaults of :mod:`.model`)."""
+    the defaults of :mod:`.model`); ``theta_e_spread``: the swarm's initial spread of theta_E as a
+    fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess)."""
     from ..sim.lenstronomy_adapter import fit_sie_shear
 
     t0 = time.perf_counter()
@@ -97,7 +102,8 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     half = (min(data.image.shape) - 1) / 2 * pixscale_arcsec
     out = fit_sie_shear(data.image, data.noise_sigma, data.psf_fwhm_arcsec, start, pixscale_arcsec=pixscale_arcsec,
                         exposure=data.exposure, theta_e_bounds=(0.3, max(half, 1.0)), n_particles=n_particles,
-                        n_iterations=n_iterations, seed=seed)
+                        n_iterations=n_iterations, seed=seed,
+                        theta_e_spread=theta_e_spread)
     chi2 = float(out["chi2_reduced"])
     err = float(out["theta_e_err_arcsec"]) * math.sqrt(max(chi2, 1.0))
     model = {k: float(out[k]) for k in MODEL_KEYS}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
-from .fit import PSO_ITERATIONS, PSO_PARTICLES, refine
+from .fit import AUTOMATIC_SPREAD, PSO_ITERATIONS, PSO_PARTICLES, refine
 from .guess import automatic_guess
 
 __all__ = ["ModelError", "model_subject"]
@@ -29,5 +29,6 @@ def model_subject(store, subject: str, *, n_particles: int = PSO_PARTICLES, n_it
     except (OSError, ValueError, IndexError) as exc:
         raise ModelError(f"the cube of subject {subject!r} cannot be read ({ref}): {exc}") from None
     start = automatic_guess(cube)
-    fit = refine(cube, start, n_particles=n_particles, n_iterations=n_iterations, seed=seed)
+    fit = refine(cube, start, n_particles=n_particles, n_iterations=n_iterations, seed=seed,
+                 theta_e_spread=AUTOMATIC_SPREAD)
     return {"subject": subject, "start": start, **fit.summary()}

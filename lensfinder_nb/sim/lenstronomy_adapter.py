@@ -224,7 +224,7 @@ _MODEL_LISTS = {"lens_model_list": ["SIE", "SHEAR"], "source_light_model_list": 
 def fit_sie_shear(image, noise_sigma: float, psf_fwhm_arcsec: float, start: dict, *,
                   pixscale_arcsec: float = PIXSCALE_ARCSEC, exposure: float = ELECTRONS_PER_NMGY[1],
                   mask=None, theta_e_bounds=(0.3, 8.0), n_particles: int = 40, n_iterations: int = 60,
-                  hessian_errors: bool = True, seed: int = 0) -> dict:
+                  hessian_errors: bool = True, seed: int = 0, theta_e_spread: float = 0.15) -> dict:
     """Fit SIE + external shear (mass), a Sersic lens light and a Sersic source to one image.
 
     ``image`` (ny, nx) sky-subtracted nanomaggies; ``noise_sigma`` its sky noise per pixel;
@@ -234,7 +234,8 @@ def fit_sie_shear(image, noise_sigma: float, psf_fwhm_arcsec: float, start: dict
     there (a finite-difference Hessian over all free parameters, so correlations widen it) gives the
     uncertainty of theta_E.  The lens light shares the mass centre; amplitudes are solved
     linearly.  Returns the best model dict plus ``theta_e_err_arcsec``, ``chi2_reduced``,
-    ``model_image`` and ``n_evaluations``.
+    ``model_image`` and ``n_evaluations``.  ``theta_e_spread``: the swarm's initial spread of theta_E
+    as a fraction of the start's (wider for an automatic start, which can be off by a factor 2).
     """
     from lenstronomy.Workflow.fitting_sequence import FittingSequence
 
@@ -245,7 +246,7 @@ def fit_sie_shear(image, noise_sigma: float, psf_fwhm_arcsec: float, start: dict
     lens0, source0, light0 = _to_kwargs(start)
     te = float(start["theta_e_arcsec"])
     half = (min(image.shape) - 1) / 2.0 * pixscale_arcsec
-    lens_sigma = [{"theta_E": max(0.15 * te, 0.1), "e1": 0.1, "e2": 0.1, "center_x": 0.1, "center_y": 0.1},
+    lens_sigma = [{"theta_E": max(theta_e_spread * te, 0.1), "e1": 0.1, "e2": 0.1, "center_x": 0.1, "center_y": 0.1},
                   {"gamma1": 0.04, "gamma2": 0.04}]
     lens_lower = [{"theta_E": theta_e_bounds[0], "e1": -0.5, "e2": -0.5, "center_x": -1.0, "center_y": -1.0},
                   {"gamma1": -0.2, "gamma2": -0.2}]
