@@ -199,6 +199,10 @@ def test_pages_sign_in_and_practice_round(demo_store, monkeypatch):
     link_query = frame.link("tutorial").split("?", 1)[1]
     tut = tutorial_page(query=link_query)
     assert tut.identity.user_id == "u-practice-person"
+    # the simulated lenses above the round: brightest arc first, each with its arc S/N in words
+    captions = [box.children[1].value for box in tut.body.children[1].children]
+    example_snr = [float(c.rsplit("arc S/N ", 1)[1]) for c in captions]
+    assert len(example_snr) == 4 and example_snr == sorted(example_snr, reverse=True), captions
     lab = labels(demo_store)
     snr = _snr(demo_store)
     served = []
