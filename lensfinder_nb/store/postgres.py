@@ -30,7 +30,7 @@ __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
            "insert_user", "put_setting", "subject_id_set", "vote_is_by", "load_snapshot", "count_rows",
-           "TABLES", "insert_table", "DatabaseError"]
+           "TABLES", "insert_table", "DatabaseError", "safe_url"]
 
 #: what psycopg raises for SQL the server cannot run or a server it cannot reach
 DatabaseError = psycopg.Error
@@ -48,7 +48,7 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
             dec         DOUBLE PRECISION,
             image       TEXT,
             cube        TEXT,
-            params      JSONB,
+            params      JSON,
             source      TEXT,
             created_at  TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC')
         );
@@ -66,14 +66,14 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
             user_id      TEXT NOT NULL,
             subject      TEXT NOT NULL,
             answer       SMALLINT NOT NULL CHECK (answer IN (0, 1)),
-            marks        JSONB,
+            marks        JSON,
             created_at   TIMESTAMP NOT NULL,
             time_spent_s DOUBLE PRECISION,
             session      TEXT
         );
         CREATE TABLE settings (
             key   TEXT PRIMARY KEY,
-            value JSONB
+            value JSON
         );
     """),
     (2, "retractions, favourites and comments", """
@@ -114,6 +114,7 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
 ]
 
 PG_SCHEMA_VERSION = PG_MIGRATIONS[-1][0]
+# JSON columns are ``JSON`` (the text as given), not ``JSONB``: a copy must give back the same text.
 # Any constant key: every process migrating the same database waits for the one that started first.
 _MIGRATION_LOCK = 0x1E45F1D
 
@@ -124,10 +125,10 @@ def connect(url: str) -> psycopg.Connection:
         return psycopg.connect(url, connect_timeout=10)
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or ["cannot connect"])[0]
-        raise StoreError(f"cannot open the PostgreSQL store {_safe(url)}: {first}") from None
+        raise StoreError(f"cannot open the PostgreSQL store {safe_url(url)}: {first}") from None
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """``url`` without its password, for messages."""
     head, sep, tail = url.rpartition("@")
     if not sep or ":" not in head.split("//", 1)[-1]:
@@ -187,7 +188,7 @@ def _copy_in(con: psycopg.Connection, table: str, cols: list[str], chunks) -> No
 
 #: the columns of a staged vote table (:func:`insert_staged_votes`)
 STAGED_VOTE_COLUMNS = {"vote_id": "TEXT", "user_id": "TEXT", "subject": "TEXT", "answer": "SMALLINT",
-                       "marks": "JSONB", "created_at": "TIMESTAMP", "time_spent_s": "DOUBLE PRECISION",
+                       "marks": "JSON", "created_at": "TIMESTAMP", "time_spent_s": "DOUBLE PRECISION",
                        "session": "TEXT", "arrival": "BIGINT"}
 
 

@@ -6,14 +6,7 @@ import pandas as pd
 import pytest
 
 from lensfinder_nb.store import open_store
-from tests.support.postgres import fresh_database, postgres_server
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    """One throwaway PostgreSQL server per test process (each xdist worker starts its own)."""
-    with postgres_server() as url:
-        yield url
+from tests.support.postgres import fresh_database
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
