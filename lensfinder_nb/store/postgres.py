@@ -30,7 +30,7 @@ __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
            "insert_user", "put_setting", "subject_id_set", "vote_is_by", "load_snapshot", "count_rows",
-           "TABLES", "insert_table", "DatabaseError", "safe_url"]
+           "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 
 #: what psycopg raises for SQL the server cannot run or a server it cannot reach
 DatabaseError = psycopg.Error
@@ -126,6 +126,17 @@ def connect(url: str) -> psycopg.Connection:
     except psycopg.OperationalError as exc:
         first = (str(exc).strip().splitlines() or ["cannot connect"])[0]
         raise StoreError(f"cannot open the PostgreSQL store {safe_url(url)}: {first}") from None
+
+
+def create_database(server_url: str, prefix: str = "lf_") -> str:
+    """Create an empty database with a fresh name on the server of ``server_url`` (tests, benchmarks);
+    returns its URL."""
+    import uuid
+
+    name = prefix + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + "/" + name
 
 
 def safe_url(url: str) -> str:

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -65,9 +64,5 @@ def postgres_server() -> Iterator[str]:
 
 def fresh_database(server_url: str) -> str:
     """Create an empty database on the server and return its URL."""
-    import psycopg
-
-    name = "lf_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_url, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    return server_url.rsplit("/", 1)[0] + "/" + name
+    from lensfinder_nb.store.postgres import create_database
+    return create_database(server_url)
