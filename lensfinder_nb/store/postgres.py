@@ -13,8 +13,11 @@ table and merged with one ``INSERT ... SELECT``, inside the caller's transaction
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -334,8 +337,6 @@ def insert_table(con: psycopg.Connection, table: str, frame: pd.DataFrame) -> No
 def load_snapshot(con: psycopg.Connection, tables: tuple[str, ...] = TABLES) -> Iterator[Path]:
     """A private DuckDB file holding ``tables`` as they are now (one REPEATABLE READ transaction),
     with the DuckDB schema of :mod:`.migrations`; deleted when the block ends."""
-    from .migrations import apply_migrations
-
     with tempfile.TemporaryDirectory(prefix="lf-pg-snap-") as tmp:
         dump = {}
         con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -350,9 +351,9 @@ def load_snapshot(con: psycopg.Connection, tables: tuple[str, ...] = TABLES) -> 
         finally:
             con.execute("COMMIT")
         db = Path(tmp) / "snapshot.duckdb"
+        shutil.copyfile(_empty_duckdb_schema(), db)
         duck = duckdb.connect(str(db))
         try:
-            apply_migrations(duck)
             for table, path in dump.items():
                 if _has_rows(path):
                     duck.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_csv(?, header = true, "
@@ -360,6 +361,29 @@ def load_snapshot(con: psycopg.Connection, tables: tuple[str, ...] = TABLES) -> 
         finally:
             duck.close()
         yield db
+
+
+_TEMPLATE: dict[int, Path] = {}
+
+
+def _empty_duckdb_schema() -> Path:
+    """A DuckDB file with the schema of :mod:`.migrations` and no rows, made once per process (copying
+    it is much cheaper than running the migrations for every snapshot)."""
+    from .migrations import apply_migrations
+
+    path = _TEMPLATE.get(os.getpid())
+    if path is None or not path.exists():
+        folder = Path(tempfile.mkdtemp(prefix="lf-pg-schema-"))
+        path = folder / "schema.duckdb"
+        con = duckdb.connect(str(path))
+        try:
+            apply_migrations(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE[os.getpid()] = path
+    return path
 
 
 def _has_rows(path: Path) -> bool:
