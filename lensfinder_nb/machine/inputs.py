@@ -130,7 +130,7 @@ def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_n
     extra = np.sqrt(factor ** 2 - 1)[:, None] * SKY_SIGMA_NMGY[None, :]          # (n, 3) nanomaggies
     noisy = np.flatnonzero(factor > 1)
     if len(noisy):
-        g = torch.from_numpy(rng.standard_normal((len(noisy), 3) + tuple(x.shape[-2:])).astype(np.float32))
+        g = torch.from_numpy(rng.standard_normal((len(noisy), 3) + tuple(x.shape[-2:]), dtype=np.float32))
         # neighbour correlation as in resampled coadds: a 3x3 kernel of random strength, unit variance
         w = torch.from_numpy(rng.uniform(0.0, 0.5, len(noisy)).astype(np.float32))[:, None, None, None]
         smooth = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(g, (1, 1, 1, 1), mode="reflect"), 3, 1)

@@ -100,9 +100,9 @@ class IngestReport:
         text = (f"checked {len(self.pixscales)} cube(s): sky noise {finite.min():.2g}-{finite.max():.2g}x a Legacy "
                 f"Survey cutout's in nanomaggies (median {np.median(finite):.2g}x)")
         if scales:
-            text += f"; pixel scale {min(scales):.3f}-{max(scales):.3f}\"/pixel from the WCS in {len(scales)}"
+            text += f"; pixel scale {min(scales):.3f}-{max(scales):.3f}\"/pixel from the header in {len(scales)}"
         if len(scales) < len(self.pixscales):
-            text += f"; {len(self.pixscales) - len(scales)} without a WCS, taken as {PIXSCALE_ARCSEC}\"/pixel"
+            text += f"; {len(self.pixscales) - len(scales)} without a WCS or PIXSCALE card, taken as {PIXSCALE_ARCSEC}\"/pixel"
         return text
 
     @property

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..imaging.survey import BANDS, PIXSCALE_ARCSEC
-from .pixscale import celestial_wcs, pixel_scale_problem, pixel_scales
+from .pixscale import celestial_wcs, header_pixel_scales, pixel_scale_problem, pixel_scales
 from .units import flux_problem, header_problem, sky_noise_ratio
 
 __all__ = ["Cutout", "Checks", "Refused", "load_cube_file", "load_band_group", "load_picture", "finish_cube",
@@ -77,7 +77,7 @@ class Cutout:
     notes: list[str] = field(default_factory=list)
     label: int = -1
     subject: str = ""
-    pixscale: float | None = None           # arcsec per pixel from the WCS (None: assumed 0.262)
+    pixscale: float | None = None           # arcsec per pixel from the header (None: assumed 0.262)
     sky_ratio: np.ndarray | None = None     # sky noise per band over a Legacy Survey cutout's
     refused: str | None = None              # the reason, once a check refused it
 
@@ -149,13 +149,13 @@ def missing_bands_reason(found, what: str) -> str:
 
 
 def _place(item: Cutout, header: Any, ny: int, nx: int) -> tuple[float, float] | None:
-    """Set the item's position from the header's WCS (when it has none yet); return the WCS pixel scales.
+    """Set the item's position from the header's WCS (when it has none yet); return the header's pixel scales.
 
     Done before the pixel checks, so that a refused file can still be matched to its labels row.
     """
     wcs = celestial_wcs(header)
     if wcs is None:
-        return None
+        return header_pixel_scales(header)
     if item.ra is None:
         try:
             with warnings.catch_warnings():
@@ -202,7 +202,7 @@ def finish_cube(item: Cutout, cube: np.ndarray, headers: list[Any], scales: list
     """The checks every cube passes, then ``item.cube``: pixel scale, shape and pixels, flux units.
 
     ``cube`` is (3, ny, nx) g, r, z in FITS orientation; ``scales`` holds the WCS pixel scales
-    of its file(s) (None where a file has no WCS).  Raises :class:`Refused`.
+    of its file(s) (None where a file has neither a WCS nor a scale card).  Raises :class:`Refused`.
     """
     known = [s for s in scales if s is not None]
     for s in known:
@@ -212,7 +212,7 @@ def finish_cube(item: Cutout, cube: np.ndarray, headers: list[Any], scales: list
     if known:
         item.pixscale = float(np.mean(known[0]))
     else:
-        item.notes.append(f"no WCS: pixel scale taken as {PIXSCALE_ARCSEC}\"/pixel")
+        item.notes.append(f"no WCS or PIXSCALE card: pixel scale taken as {PIXSCALE_ARCSEC}\"/pixel")
     cube = _check_cube(cube, item)
     if checks.flux_scale is not None:
         cube = (cube * np.float32(checks.flux_scale)).astype(np.float32)

@@ -320,10 +320,29 @@ def test_a_cutout_at_another_pixel_scale_is_refused_and_one_without_wcs_is_noted
     report = ingest_directory(empty_store, src)
     bad = dict(report.refused)
     assert set(bad) == {"coarse.fits"}
-    assert bad["coarse.fits"].startswith("pixel scale 1.000\"/pixel (from the WCS), not the Legacy Survey's 0.262")
+    assert bad["coarse.fits"].startswith("pixel scale 1.000\"/pixel (from the header), not the Legacy Survey's 0.262")
     assert len(report.added) == 2
-    assert "1 without a WCS, taken as 0.262\"/pixel" in report.found()
-    assert "pixel scale 0.262-0.262\"/pixel from the WCS in 1" in report.found()
+    assert "1 without a WCS or PIXSCALE card, taken as 0.262\"/pixel" in report.found()
+    assert "pixel scale 0.262-0.262\"/pixel from the header in 1" in report.found()
+
+
+def test_a_pixscale_card_without_wcs_is_read_and_checked(empty_store, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name, card, value in (("hsc.fits", "PIXSCALE", 0.168), ("ls.fits", "SECPIX", 0.262),
+                              ("sdss.fits", "PIXSCAL1", 0.396)):
+        h = fits.Header()
+        h["BANDS"], h[card] = "grz", value
+        fits.PrimaryHDU(_cube_at_legacy_depth(seed=len(name)), header=h).writeto(src / name)
+    report = ingest_directory(empty_store, src)
+    bad = dict(report.refused)
+    assert set(bad) == {"hsc.fits", "sdss.fits"}
+    assert bad["hsc.fits"].startswith("pixel scale 0.168\"/pixel (from the header)")
+    assert bad["sdss.fits"].startswith("pixel scale 0.396\"/pixel (from the header)")
+    assert len(report.added) == 1
+    assert "pixel scale 0.262-0.262\"/pixel from the header in 1" in report.found()
+    assert "without a WCS" not in report.found()
+    assert len(empty_store.subjects()) == 1                 # the refused files changed nothing
 
 
 def test_band_files_of_other_bands_say_which_are_used(empty_store, tmp_path):
