@@ -2,7 +2,7 @@
 
 Rules (docs/architecture.md): never the same subject twice for a person; retired
 subjects are not served; unknown subjects with the fewest votes come first;
-training subjects are mixed in at a rate that falls with experience, as Space
+training subjects (mocks stratified by arc S/N, :mod:`.stratify`) are mixed in at a rate that falls with experience, as Space
 Warps did (2 in 5 for the first few, then 1 in 5, 1 in 7, 1 in 10).
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from .stratify import stratified_order
 
 __all__ = ["TRAINING_SCHEDULE", "training_rate", "plan_queue", "practice_order"]
 
@@ -57,7 +59,8 @@ def plan_queue(pool: pd.DataFrame, seen: set[str], n: int, n_done: int, rng: np.
         first = [s for s in unknown_order if s in live]
         chosen = set(first)
         unknown = first + [s for s in unknown if s not in chosen]
-    training = training.assign(_r=rng.random(len(training))).sort_values(["n_votes", "_r"])["subject"].tolist()
+    # mocks by arc S/N bin in the population's proportions, so faint arcs are served in their share
+    training = stratified_order(training, rng)
     out: list[str] = []
     iu = it = 0
     for k in range(n):

@@ -22,6 +22,8 @@ GUIDE_ENTRIES: tuple[tuple[str, str], ...] = (
     ("arc_companion", "lookalike"), ("trail", "artefact"), ("bright_star", "artefact"),
 )
 _MANIFEST = "guide/guide.json"
+#: where in its S/N ranking each galaxy-scale example is picked (small, medium, large): faint to bright
+_SNR_QUANTILE = (0.25, 0.5, 1.0)
 
 
 def load_guide(data_dir: str | Path) -> list[dict]:
@@ -51,7 +53,9 @@ def _build(data_dir: Path, seed: int) -> list[dict]:
     table = sky.draw_fields(len(lookalikes), rng, kind=lookalikes)
     cubes = dict(zip(lookalikes, sky.render_fields(table)))
 
-    # Mock lenses: the clearest galaxy-scale arc in each third of Einstein radii, and a cluster arc.
+    # Mock lenses: one galaxy-scale arc in each third of Einstein radii, from obvious to realistic
+    # (the brightest large arc, a median medium one, a faint small one, as most real arcs are), and a
+    # cluster arc; each entry keeps its arc S/N so the tutorial can order and label them.
     hosts = sky.draw_fields(28, rng, kind=["galaxy"] * 24 + ["cluster"] * 4)
     backgrounds = sky.render_fields(hosts)
     seeing, sigma = sky.conditions(hosts)
@@ -61,14 +65,17 @@ def _build(data_dir: Path, seed: int) -> list[dict]:
     images = gal.images(backgrounds[:24])
     bins = np.quantile(theta_e, [0, 1 / 3, 2 / 3, 1])
     picks = {}
-    for key, lo, hi in zip(("mock_small", "mock_medium", "mock_large"), bins[:-1], bins[1:]):
+    for key, lo, hi, q in zip(("mock_small", "mock_medium", "mock_large"), bins[:-1], bins[1:], _SNR_QUANTILE):
         inside = np.flatnonzero((theta_e >= lo) & (theta_e <= hi))
-        picks[key] = int(inside[np.argmax(snr[inside])])
+        order = inside[np.argsort(snr[inside])]
+        picks[key] = int(order[int(round(q * (len(order) - 1)))])
         cubes[key] = images[picks[key]]
     clu = lensing.simulate_mocks(backgrounds[24:], seeing[24:], sigma[24:], 1, rng, scale="cluster")
     cubes["mock_cluster"] = clu.images(backgrounds[24:])[0]
     theta = {key: float(theta_e[k]) for key, k in picks.items()}
     theta["mock_cluster"] = float(clu.params["theta_e_arcsec"].iloc[0])
+    best = {key: float(max(gal.params[b].iloc[k] for b in ("snr_g", "snr_r", "snr_z"))) for key, k in picks.items()}
+    best["mock_cluster"] = float(max(clu.params[b].iloc[0] for b in ("snr_g", "snr_r", "snr_z")))
 
     entries = []
     for entry, section in GUIDE_ENTRIES:
@@ -78,6 +85,7 @@ def _build(data_dir: Path, seed: int) -> list[dict]:
         item = {"id": entry, "section": section, "image": rel}
         if entry in theta:
             item["theta_e_arcsec"] = round(theta[entry], 2)
+            item["snr"] = round(best[entry], 1)
         entries.append(item)
     _atomic_write(data_dir / _MANIFEST, lambda fh: fh.write(json.dumps(entries, indent=1).encode()))
     return entries

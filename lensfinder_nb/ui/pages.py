@@ -59,7 +59,9 @@ def tutorial_page(query: str | None = None, settings: Settings | None = None) ->
         data_dir = store.settings.data_dir
         intro = w.HTML("".join(f"<p>{escape(t(f'tutorial.intro{k}'))}</p>" for k in (1, 2, 3)))
         examples = []
-        for entry in [e for e in load_guide(data_dir) if e["section"] == "lens"]:
+        lenses = [e for e in load_guide(data_dir) if e["section"] == "lens"]
+        # obvious to realistic: the brightest arc first (guides built before S/N was kept go last)
+        for entry in sorted(lenses, key=lambda e: -e.get("snr", 0.0)):
             try:
                 data = (data_dir / entry["image"]).read_bytes()
             except OSError:
@@ -67,7 +69,10 @@ def tutorial_page(query: str | None = None, settings: Settings | None = None) ->
             pic = w.Image(value=data, format="jpeg", layout=w.Layout(width="202px", height="202px"))
             pic.add_class("lf-image")
             title = t("guide." + entry["id"] + ".title")
-            examples.append(w.VBox([pic, w.HTML(escape(title))]))
+            caption = escape(title)
+            if "snr" in entry:
+                caption += "<br>" + escape(t("tutorial.example_snr", snr=f"{entry['snr']:.0f}"))
+            examples.append(w.VBox([pic, w.HTML(caption)]))
         parts = [intro, w.HBox(examples), w.HTML(f"<p>{escape(t('tutorial.lookalikes'))}</p>"),
                  FieldGuide(data_dir, t, open_=True)]
         if frame.identity is None:
