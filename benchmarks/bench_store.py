@@ -10,7 +10,10 @@ Designs:
 
 Prints acknowledged votes/s, acknowledgement latency p50/p99/max, reader failures and lost votes.
 
-    python benchmarks/bench_store.py [--writers 40] [--seconds 10]
+    python benchmarks/bench_store.py [--writers 40] [--seconds 10] [--db postgresql://user@host/postgres]
+
+With ``--db`` the store under test is PostgreSQL (a fresh database on that server per run: the URL's
+user may create databases), against the same naive DuckDB baseline.
 """
 
 from __future__ import annotations
@@ -108,9 +111,12 @@ def _reader(design, path, start, stop, out):
     out.put((reads, failures, lat))
 
 
-def run(design: str, writers: int, seconds: float, pace_s: float | None) -> dict:
+def run(design: str, writers: int, seconds: float, pace_s: float | None, server: str | None = None) -> dict:
     tmp = tempfile.mkdtemp(prefix=f"bench-{design}-")
     path = os.path.join(tmp, "lf.duckdb")
+    if design == "lensfinder" and server:
+        from lensfinder_nb.store.postgres import create_database
+        path = create_database(server, "bench_")
     store = open_store(path)
     store.add_subjects(pd.DataFrame({"subject": [f"S{i:04d}" for i in range(N_SUBJECTS)], "label": -1}))
     store.close()
@@ -153,13 +159,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--writers", type=int, default=40)
     ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--db", metavar="URL", help="a PostgreSQL server (postgresql://...) for the store under test")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"duckdb {duckdb.__version__}")
+          f"duckdb {duckdb.__version__}; store under test: {'PostgreSQL' if args.db else 'DuckDB file'}")
     rows = []
     for scenario, pace in (("burst", None), ("target", args.writers / 1000), ("classroom", 0.5)):
         for design in ("lensfinder", "naive"):
-            row = run(design, args.writers, args.seconds, pace)
+            row = run(design, args.writers, args.seconds, pace, args.db)
             row["scenario"] = scenario
             rows.append(row)
             print(f"{scenario:9s} {design:10s} {row['votes/s']:8.0f} votes/s  p50 {row['p50 ms']:7.1f} ms  "

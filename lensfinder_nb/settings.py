@@ -38,6 +38,16 @@ def _path(text: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
+def is_database_url(text: object) -> bool:
+    """Whether ``text`` names a PostgreSQL server (``postgresql://...``) rather than a DuckDB file."""
+    return isinstance(text, str) and text.startswith(("postgresql://", "postgres://"))
+
+
+def _store_location(text: str) -> Path | str:
+    # A PostgreSQL URL stays text (a Path would fold its "//"); anything else is a file path.
+    return text if is_database_url(text) else _path(text)
+
+
 def _flag(text: str) -> bool:
     value = text.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -127,8 +137,10 @@ class Settings:
     """Paths and knobs shared by the CLI, the pages and the notebooks; build with :meth:`from_env`."""
 
     # the store
-    db_path: Path = _setting(DEFAULT_DB_PATH, "the store (a DuckDB file); images, cubes and vote journals live "
-                             "beside it", env="LENSFINDER_DB", parse=_path)
+    db_path: Path | str = _setting(DEFAULT_DB_PATH, "the store: a DuckDB file (images, cubes and vote journals "
+                                   "live beside it) or a shared PostgreSQL server, postgresql://user@host/db "
+                                   "(images and cubes then live in data/ of the working folder)",
+                                   env="LENSFINDER_DB", parse=_store_location)
     fsync_votes: bool = _setting(False, "fsync every vote, so a vote survives power loss and not only a killed "
                                  "process (costs a disk flush per vote)", env="LENSFINDER_FSYNC", parse=_flag)
     fold_interval_s: float = _setting(1.0, "seconds between background folds of the vote journals into DuckDB")
@@ -166,7 +178,7 @@ class Settings:
                                         "the store (ClassSettings.load)")
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "db_path", _path(str(self.db_path)))
+        object.__setattr__(self, "db_path", _store_location(str(self.db_path)))
         for name, low in (("fold_interval_s", 0.0), ("lock_timeout_s", 0.0)):
             if not float(getattr(self, name)) > low:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {getattr(self, name)!r}")
@@ -208,7 +220,10 @@ class Settings:
 
     @property
     def data_dir(self) -> Path:
-        """Folder of the store; images and cubes are referenced relative to it."""
+        """Folder of the store; images and cubes are referenced relative to it (``data/`` of the working
+        folder for a PostgreSQL store)."""
+        if is_database_url(self.db_path):
+            return _path(str(DEFAULT_DB_PATH)).parent
         return self.db_path.parent
 
     def with_classroom(self, store: _SettingsTable) -> Settings:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from lensfinder_nb.store import open_store
+from tests.support.postgres import postgres_server
 
 
 @pytest.fixture
@@ -22,6 +23,14 @@ def store(tmp_path):
     }))
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server (URL of its ``postgres`` database), started on first use and
+    stopped at the end; each pytest-xdist worker starts its own."""
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

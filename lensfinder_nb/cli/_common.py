@@ -33,7 +33,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     After the command they default to ``SUPPRESS`` so that a value given before it survives.
     """
     unset = {} if top else {"default": argparse.SUPPRESS}
-    parser.add_argument("--db", dest="db_path", type=Path, metavar="PATH", help=option_help("db_path"), **unset)
+    parser.add_argument("--db", dest="db_path", type=str, metavar="PATH|URL", help=option_help("db_path"), **unset)
     parser.add_argument("--traceback", dest="cli_traceback", action="store_true",
                         help=option_help("cli_traceback"), **unset)
 

@@ -1,4 +1,4 @@
-"""`lensfinder subjects|votes|sql|fold`: move tables in and out of the store."""
+"""`lensfinder subjects|votes|sql|store copy|fold`: move tables in and out of the store."""
 
 from __future__ import annotations
 
@@ -33,6 +33,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("query", help="e.g. \"SELECT user_id, count(*) FROM votes GROUP BY ALL\"")
     p.add_argument("--out", type=Path, help="write the result to .csv or .parquet instead of printing")
     p.set_defaults(func=_sql)
+
+    store = sub.add_parser("store", help="copy a whole store").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    p = store.add_parser("copy", help="copy the store FROM into the empty store TO, all or nothing",
+                         description="Copy every table (subjects, people, votes with their ids and order, "
+                                     "retractions, annotations, scores, settings) from FROM into the empty "
+                                     "store TO in one transaction. Each is a DuckDB file or a "
+                                     "postgresql://user@host/db URL.")
+    p.add_argument("source", metavar="FROM", help="a DuckDB file or a postgresql:// URL")
+    p.add_argument("target", metavar="TO", help="a new DuckDB file or an empty PostgreSQL database")
+    p.set_defaults(func=_store_copy)
 
     p = sub.add_parser("fold", help="move journalled votes into the DuckDB file now")
     p.set_defaults(func=_fold)
@@ -86,6 +97,13 @@ def _sql(args: argparse.Namespace) -> int:
         import pandas as pd
         with pd.option_context("display.max_rows", 200, "display.width", 160):
             print(frame.to_string(index=False))
+    return 0
+
+
+def _store_copy(args: argparse.Namespace) -> int:
+    from ..store.copying import copy_store
+    copied = copy_store(args.source, args.target)
+    print(f"copied {args.source} -> {args.target}: " + ", ".join(f"{n} {t}" for t, n in copied.items()))
     return 0
 
 

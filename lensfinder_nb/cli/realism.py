@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import db_path_from
 
 __all__ = ["register"]
 
@@ -34,7 +33,7 @@ def _realism(args: argparse.Namespace) -> int:
     if args.mocks < 20:
         from ._common import CliError
         raise CliError("--mocks must be at least 20")
-    out = args.out or db_path_from(args).parent / "realism"
+    out = args.out or args.settings.data_dir / "realism"
     report = realism_report(args.real, out, n_mocks=args.mocks, seed=args.seed, part=args.part)
     cols = ["statistic", "mock_median", "real_median", "mock_p16", "mock_p84", "real_p16", "real_p84", "ks"]
     print(report.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))

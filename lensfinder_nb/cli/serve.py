@@ -7,7 +7,7 @@ import signal
 import time
 
 from ..settings import option_help
-from ._common import db_path_from, open_store_from
+from ._common import open_store_from
 
 __all__ = ["register", "STOP_SIGNALS"]
 
@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _guide(args: argparse.Namespace) -> int:
     from ..sim.guide import ensure_guide
-    entries = ensure_guide(db_path_from(args).parent)
-    print(f"field guide: {len(entries)} pictures in {db_path_from(args).parent / 'guide'}")
+    entries = ensure_guide(args.settings.data_dir)
+    print(f"field guide: {len(entries)} pictures in {args.settings.data_dir / 'guide'}")
     return 0
 
 

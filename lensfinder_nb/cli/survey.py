@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 from ..settings import option_help
-from ._common import CliError, db_path_from, open_store_from, progress
+from ._common import CliError, open_store_from, progress
 
 __all__ = ["register"]
 
@@ -88,7 +88,7 @@ def _ingest(args: argparse.Namespace) -> int:
 def _fetch(args: argparse.Namespace) -> int:
     from ..realdata.fetch import fetch_cutouts, read_catalog
     catalog = read_catalog(args.catalog)
-    out = args.out or db_path_from(args).parent / "downloads" / args.layer
+    out = args.out or args.settings.data_dir / "downloads" / args.layer
     report = fetch_cutouts(catalog, out, layer=args.layer, size=args.size, bands=args.bands,
                            pixscale=args.pixscale, jpeg=args.jpeg, base_url=args.settings.cutout_url,
                            proxies=args.settings.proxies,

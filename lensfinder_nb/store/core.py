@@ -53,7 +53,7 @@ from .locks import LockTimeout, file_lock
 from .migrations import SCHEMA_VERSION, apply_migrations, schema_version
 from .validation import (QueryError, StoreError, check_id, content_vote_ids, parse_answer,
                          parse_timestamp, prepare_vote_import, validate_subjects, vote_event)
-from ..settings import Settings
+from ..settings import Settings, is_database_url
 
 __all__ = ["Store", "StoreError", "QueryError", "LockTimeout", "open_store", "parse_answer", "parse_timestamp",
            "content_vote_ids"]
@@ -63,6 +63,11 @@ log = logging.getLogger(__name__)
 
 class Store:
     """A lensfinder store; use :func:`open_store` to get one."""
+
+    #: the module of the SQL writes that :meth:`transaction`'s connection takes
+    sql_writes = writes
+    #: votes go through per-process journals folded later (False on PostgreSQL: stored at once)
+    journalled = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -361,7 +366,8 @@ def _stop_all_folders() -> None:
 
 
 def open_store(path: str | os.PathLike | None = None, *, settings: Settings | None = None, **values: Any) -> Store:
-    """Open (creating or upgrading) the store at ``path``.
+    """Open (creating or upgrading) the store at ``path``: a DuckDB file, or a ``postgresql://`` URL
+    (:class:`~lensfinder_nb.store.pg_store.PostgresStore`, the same API on a shared server).
 
     ``settings``: the entry point's :class:`Settings` (default: built from the environment, so
     ``$LENSFINDER_DB`` or ``data/lensfinder.duckdb``); ``path`` and ``values`` override its fields.
@@ -369,6 +375,9 @@ def open_store(path: str | os.PathLike | None = None, *, settings: Settings | No
     if path is not None:
         values["db_path"] = path
     settings = Settings.from_env(**values) if settings is None else replace(settings, **values)
+    if is_database_url(settings.db_path):
+        from .pg_store import PostgresStore  # psycopg is imported only for a PostgreSQL store
+        return PostgresStore(settings)
     return Store(settings)
 
 

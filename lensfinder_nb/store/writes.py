@@ -19,7 +19,7 @@ from .validation import SUBJECT_COLUMNS, StoreError
 
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
-           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "count_votes"]
+           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "count_votes", "insert_table"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -141,3 +141,16 @@ def insert_user(con: Connection, user_id: str, display_name: str, key_hash: str 
 def put_setting(con: Connection, key: str, value: Any) -> None:
     """Store ``value`` (JSON-serialisable) under ``key``, replacing what was there."""
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
+
+
+_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings")
+
+
+def insert_table(con: Connection, table: str, frame: pd.DataFrame) -> None:
+    """Insert whole rows of ``table`` (a store copy; ``frame`` holds the table's columns by name)."""
+    if table not in _COPIED_TABLES:
+        raise ValueError(table)
+    if len(frame):
+        con.register("_copied", frame)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _copied")
+        con.unregister("_copied")

@@ -182,3 +182,24 @@ def test_global_options_go_before_or_after_the_command(tmp_path, store, capsys):
                           "SELECT count(*) AS n FROM votes"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.split() == ["n", "2"], out.stderr
     assert not other.exists()
+
+
+def test_store_copy_moves_a_store_to_postgresql_and_back(tmp_path, pg_server, capsys):
+    from lensfinder_nb.store import open_store
+    from tests.support.postgres import fresh_database
+
+    src, back, url = str(tmp_path / "a.duckdb"), str(tmp_path / "b.duckdb"), fresh_database(pg_server)
+    store = open_store(src)
+    store.add_subjects(pd.DataFrame({"subject": ["s1", "s2"], "label": [1, 0]}))
+    store.add_vote("ada", "s1", 1)
+    store.close()
+    assert main(["store", "copy", src, url]) == 0
+    assert "2 subjects, 0 users, 1 votes" in capsys.readouterr().out
+    assert main(["votes", "export", str(tmp_path / "v.csv"), "--db", url]) == 0  # --db takes the URL
+    assert pd.read_csv(tmp_path / "v.csv")["user_id"].tolist() == ["ada"]
+    assert main(["store", "copy", url, back]) == 0
+    assert main(["store", "copy", src, url]) == 1  # the target is not empty now
+    assert "not empty" in capsys.readouterr().err
+    copied = open_store(back)
+    assert copied.votes()["subject"].tolist() == ["s1"]
+    copied.close()

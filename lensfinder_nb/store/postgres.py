@@ -1,0 +1,392 @@
+"""The PostgreSQL side of the store: connection, recorded migrations, writes and the snapshot copy.
+
+A PostgreSQL store keeps the same tables as the DuckDB file (:mod:`.migrations`), in
+PostgreSQL's dialect.  Votes go straight into the ``votes`` table in a transaction (the server
+handles concurrent writers, so no journal is needed); ``seq`` comes from a sequence.  Reads do
+not speak PostgreSQL's SQL: :func:`load_snapshot` copies the tables into a private DuckDB file
+(``COPY ... TO STDOUT``, one round trip per table) and every read of :mod:`.queries` and
+:mod:`.views` runs there, DuckDB-fast, unchanged.
+
+Bulk tables are staged with ``COPY ... FROM STDIN`` (CSV, ``\\N`` for NULL) into a temporary
+table and merged with one ``INSERT ... SELECT``, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import psycopg
+
+from .validation import SUBJECT_COLUMNS, StoreError
+
+__all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations", "pg_schema_version",
+           "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
+           "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
+           "insert_user", "put_setting", "subject_id_set", "vote_is_by", "load_snapshot", "count_rows",
+           "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
+
+#: what psycopg raises for SQL the server cannot run or a server it cannot reach
+DatabaseError = psycopg.Error
+
+#: the tables of a store, in an order that a copy can insert them
+TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings")
+
+PG_MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "core tables", """
+        CREATE TABLE subjects (
+            subject     TEXT PRIMARY KEY,
+            label       SMALLINT NOT NULL CHECK (label IN (-1, 0, 1)),
+            kind        TEXT,
+            ra          DOUBLE PRECISION,
+            dec         DOUBLE PRECISION,
+            image       TEXT,
+            cube        TEXT,
+            params      JSON,
+            source      TEXT,
+            created_at  TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC')
+        );
+        CREATE TABLE users (
+            user_id     TEXT PRIMARY KEY,
+            display_name TEXT,
+            key_hash    TEXT,
+            role        TEXT DEFAULT 'volunteer',
+            created_at  TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC')
+        );
+        CREATE SEQUENCE vote_seq START 1;
+        CREATE TABLE votes (
+            vote_id      TEXT PRIMARY KEY,
+            seq          BIGINT NOT NULL,
+            user_id      TEXT NOT NULL,
+            subject      TEXT NOT NULL,
+            answer       SMALLINT NOT NULL CHECK (answer IN (0, 1)),
+            marks        JSON,
+            created_at   TIMESTAMP NOT NULL,
+            time_spent_s DOUBLE PRECISION,
+            session      TEXT
+        );
+        CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value JSON
+        );
+    """),
+    (2, "retractions, favourites and comments", """
+        ALTER TABLE votes ADD COLUMN retracted_at TIMESTAMP;
+        CREATE TABLE annotations (
+            event_id    TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            favourite   BOOLEAN,
+            comment     TEXT,
+            created_at  TIMESTAMP NOT NULL
+        );
+    """),
+    (3, "subject scores per method", """
+        CREATE TABLE scores (
+            subject     TEXT NOT NULL,
+            method      TEXT NOT NULL,
+            probability DOUBLE PRECISION NOT NULL,
+            n_votes     INTEGER NOT NULL,
+            status      TEXT NOT NULL,
+            computed_at TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'),
+            PRIMARY KEY (subject, method)
+        );
+    """),
+    (4, "machine scores", """
+        CREATE TABLE machine_scores (
+            subject     TEXT NOT NULL,
+            model       TEXT NOT NULL,
+            score       DOUBLE PRECISION NOT NULL,
+            in_training BOOLEAN NOT NULL DEFAULT false,
+            created_at  TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'),
+            PRIMARY KEY (subject, model)
+        );
+    """),
+    (5, "votes by user", """
+        CREATE INDEX votes_user ON votes (user_id);
+    """),
+]
+
+PG_SCHEMA_VERSION = PG_MIGRATIONS[-1][0]
+# JSON columns are ``JSON`` (the text as given), not ``JSONB``: a copy must give back the same text.
+# Any constant key: every process migrating the same database waits for the one that started first.
+_MIGRATION_LOCK = 0x1E45F1D
+
+
+def connect(url: str) -> psycopg.Connection:
+    """A connection to the server at ``url`` (autocommit off: every block runs in a transaction)."""
+    try:
+        return psycopg.connect(url, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or ["cannot connect"])[0]
+        raise StoreError(f"cannot open the PostgreSQL store {safe_url(url)}: {first}") from None
+
+
+def create_database(server_url: str, prefix: str = "lf_") -> str:
+    """Create an empty database with a fresh name on the server of ``server_url`` (tests, benchmarks);
+    returns its URL."""
+    import uuid
+
+    name = prefix + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    head, sep, tail = url.rpartition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, cred = head.partition("//")
+    return f"{scheme}//{cred.split(':', 1)[0]}:***@{tail}"
+
+
+def pg_schema_version(con: psycopg.Connection) -> int:
+    """The highest applied migration, 0 for an empty database."""
+    if con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def apply_pg_migrations(con: psycopg.Connection, upto: int | None = None) -> list[int]:
+    """Apply every missing migration (up to ``upto``), each in one transaction with its record."""
+    applied = []
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(%s)", [_MIGRATION_LOCK])
+        con.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT,
+                       applied_at TIMESTAMP DEFAULT (now() AT TIME ZONE 'UTC'))""")
+        current = pg_schema_version(con)
+        for version, name, sql in PG_MIGRATIONS:
+            if version <= current or (upto is not None and version > upto):
+                continue
+            with con.transaction():
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", [version, name])
+            applied.append(version)
+    return applied
+
+
+# ---------------------------------------------------------------------- staging bulk tables
+def stage_frame(con: psycopg.Connection, name: str, like: str, frame: pd.DataFrame) -> None:
+    """Copy ``frame`` into a new temporary table ``name`` with the columns of ``like`` it has."""
+    cols = list(frame.columns)
+    con.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT {', '.join(cols)} FROM {like} WITH NO DATA")
+    data = frame.to_csv(index=False, header=False, na_rep="\\N").encode()
+    _copy_in(con, name, cols, [data])
+
+
+def stage_csv_file(con: psycopg.Connection, name: str, columns: dict[str, str], path: Path) -> None:
+    """Copy a CSV file (header line, ``\\N`` for NULL) into a new temporary table of ``columns``."""
+    con.execute(f"CREATE TEMP TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())}) ON COMMIT DROP")
+    with open(path, "rb") as f:
+        f.readline()  # the header
+        _copy_in(con, name, list(columns), iter(lambda: f.read(1 << 20), b""))
+
+
+def _copy_in(con: psycopg.Connection, table: str, cols: list[str], chunks) -> None:
+    with con.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN "
+                                       "(FORMAT csv, NULL '\\N')") as copy:
+        for chunk in chunks:
+            copy.write(chunk)
+
+
+#: the columns of a staged vote table (:func:`insert_staged_votes`)
+STAGED_VOTE_COLUMNS = {"vote_id": "TEXT", "user_id": "TEXT", "subject": "TEXT", "answer": "SMALLINT",
+                       "marks": "JSON", "created_at": "TIMESTAMP", "time_spent_s": "DOUBLE PRECISION",
+                       "session": "TEXT", "arrival": "BIGINT"}
+
+
+def normalised_votes_csv(duck: duckdb.DuckDBPyConnection, relation: str, present: set[str], out: Path,
+                         unique_ids: bool) -> None:
+    """Write the registered DuckDB ``relation`` (votes + ``arrival``) as the staged vote CSV of
+    :data:`STAGED_VOTE_COLUMNS`; DuckDB casts, and keeps the first of each repeated id unless ``unique_ids``."""
+    def col(name: str, cast: str) -> str:
+        return f"{name}::{cast} AS {name}" if name in present else f"NULL::{cast} AS {name}"
+
+    select = ", ".join([col("vote_id", "VARCHAR"), col("user_id", "VARCHAR"), col("subject", "VARCHAR"),
+                        col("answer", "TINYINT"), col("marks", "VARCHAR"), col("created_at", "TIMESTAMP"),
+                        col("time_spent_s", "DOUBLE"), col("session", "VARCHAR"), "arrival"])
+    first = "" if unique_ids else "QUALIFY row_number() OVER (PARTITION BY vote_id ORDER BY arrival) = 1"
+    target = str(out).replace("'", "''")
+    duck.execute(f"COPY (SELECT {select} FROM {relation} {first}) TO '{target}' (HEADER, NULLSTR '\\N')")
+
+
+# ---------------------------------------------------------------------- writes (caller's transaction)
+def insert_subjects(con: psycopg.Connection, frame: pd.DataFrame, *, replace: bool) -> int:
+    """Insert validated subjects (kept, or updated if ``replace``); returns how many are new."""
+    stage_frame(con, "_new_subjects", "subjects", frame[SUBJECT_COLUMNS])
+    before = count_rows(con, "subjects")
+    cols = ", ".join(SUBJECT_COLUMNS)
+    conflict = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in SUBJECT_COLUMNS[1:])
+                if replace else "DO NOTHING")
+    con.execute(f"INSERT INTO subjects ({cols}) SELECT {cols} FROM _new_subjects ON CONFLICT (subject) {conflict}")
+    return count_rows(con, "subjects") - before
+
+
+def count_rows(con: psycopg.Connection, table: str) -> int:
+    """Rows of ``table`` (one of :data:`TABLES`)."""
+    if table not in TABLES:
+        raise ValueError(table)
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def unknown_subjects(con: psycopg.Connection, staged: str, limit: int = 5) -> list[str]:
+    """Up to ``limit`` subjects of the staged table that the subjects table lacks."""
+    rows = con.execute(f"SELECT DISTINCT n.subject FROM {staged} n WHERE NOT EXISTS "
+                       f"(SELECT 1 FROM subjects s WHERE s.subject = n.subject) LIMIT {int(limit)}").fetchall()
+    return [r[0] for r in rows]
+
+
+def insert_staged_votes(con: psycopg.Connection, staged: str) -> int:
+    """Insert staged votes (ids unique within the stage), skipping ids already stored; ``seq`` from the
+    sequence in (created_at, arrival) order.  Returns how many were new."""
+    cur = con.execute(f"""
+        INSERT INTO votes (vote_id, seq, user_id, subject, answer, marks, created_at, time_spent_s, session)
+        SELECT vote_id, nextval('vote_seq'), user_id, subject, answer, marks, created_at, time_spent_s, session
+        FROM (SELECT * FROM {staged} n WHERE NOT EXISTS (SELECT 1 FROM votes v WHERE v.vote_id = n.vote_id)
+              ORDER BY created_at, arrival) o
+        ON CONFLICT (vote_id) DO NOTHING""")
+    return cur.rowcount
+
+
+def insert_vote(con: psycopg.Connection, event: dict) -> None:
+    """One vote event (:func:`.validation.vote_event`); an id already stored is kept as it was."""
+    con.execute("""INSERT INTO votes (vote_id, seq, user_id, subject, answer, marks, created_at, time_spent_s,
+                                      session)
+                   VALUES (%s, nextval('vote_seq'), %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (vote_id) DO NOTHING""",
+                [event["vote_id"], event["user_id"], event["subject"], event["answer"], event["marks"],
+                 event["created_at"], event["time_spent_s"], event["session"]])
+
+
+def vote_is_by(con: psycopg.Connection, vote_id: str, user_id: str) -> bool:
+    """Whether ``vote_id`` exists and was cast by ``user_id``."""
+    return con.execute("SELECT 1 FROM votes WHERE vote_id = %s AND user_id = %s",
+                       [vote_id, user_id]).fetchone() is not None
+
+
+def retract(con: psycopg.Connection, vote_id: str, user_id: str, at: str) -> None:
+    """Mark the voter's own vote retracted, once."""
+    con.execute("UPDATE votes SET retracted_at = %s WHERE vote_id = %s AND user_id = %s AND retracted_at IS NULL",
+                [at, vote_id, user_id])
+
+
+def insert_annotation(con: psycopg.Connection, event: dict) -> None:
+    """One favourite/comment event."""
+    con.execute("INSERT INTO annotations VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                [event["event_id"], event["user_id"], event["subject"], event["favourite"], event["comment"],
+                 event["created_at"]])
+
+
+def replace_scores(con: psycopg.Connection, frame: pd.DataFrame, method: str) -> None:
+    """The scores of ``method`` become ``frame`` (subject, probability, n_votes, status)."""
+    stage_frame(con, "_scores", "scores", frame[["subject", "probability", "n_votes", "status"]])
+    con.execute("DELETE FROM scores WHERE method = %s", [method])
+    con.execute("INSERT INTO scores (subject, method, probability, n_votes, status) "
+                "SELECT subject, %s, probability, n_votes, status FROM _scores", [method])
+
+
+def replace_machine_scores(con: psycopg.Connection, frame: pd.DataFrame, model: str) -> None:
+    """The machine scores of ``model`` become ``frame`` (subject, score, in_training)."""
+    stage_frame(con, "_machine", "machine_scores", frame[["subject", "score", "in_training"]])
+    con.execute("DELETE FROM machine_scores WHERE model = %s", [model])
+    con.execute("INSERT INTO machine_scores (subject, model, score, in_training) "
+                "SELECT subject, %s, score, in_training FROM _machine", [model])
+
+
+def insert_user(con: psycopg.Connection, user_id: str, display_name: str, key_hash: str | None, role: str) -> bool:
+    """Add a person unless the id exists; True when added."""
+    cur = con.execute("INSERT INTO users (user_id, display_name, key_hash, role) VALUES (%s, %s, %s, %s) "
+                      "ON CONFLICT (user_id) DO NOTHING", [user_id, display_name, key_hash, role])
+    return cur.rowcount == 1
+
+
+def put_setting(con: psycopg.Connection, key: str, value: Any) -> None:
+    """Store ``value`` (JSON-serialisable) under ``key``."""
+    con.execute("INSERT INTO settings VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, json.dumps(value)])
+
+
+def subject_id_set(con: psycopg.Connection) -> set[str]:
+    """Every subject id."""
+    return {r[0] for r in con.execute("SELECT subject FROM subjects").fetchall()}
+
+
+def insert_table(con: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """Copy whole rows of ``table`` (a store copy): ``frame`` has the table's columns; the vote
+    sequence moves past the copied ``seq``."""
+    if table not in TABLES:
+        raise ValueError(table)
+    if len(frame):
+        _copy_in(con, table, list(frame.columns), [frame.to_csv(index=False, header=False, na_rep="\\N").encode()])
+    if table == "votes":
+        con.execute("SELECT setval('vote_seq', greatest((SELECT coalesce(max(seq), 0) FROM votes), 1))")
+
+
+# ---------------------------------------------------------------------- reads: a DuckDB copy
+@contextlib.contextmanager
+def load_snapshot(con: psycopg.Connection, tables: tuple[str, ...] = TABLES) -> Iterator[Path]:
+    """A private DuckDB file holding ``tables`` as they are now (one REPEATABLE READ transaction),
+    with the DuckDB schema of :mod:`.migrations`; deleted when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="lf-pg-snap-") as tmp:
+        dump = {}
+        con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            for table in tables:
+                path = Path(tmp) / f"{table}.csv"
+                with open(path, "wb") as f, con.cursor() as cur, cur.copy(
+                        f"COPY {table} TO STDOUT (FORMAT csv, HEADER, NULL '\\N')") as copy:
+                    for chunk in copy:
+                        f.write(chunk)
+                dump[table] = path
+        finally:
+            con.execute("COMMIT")
+        db = Path(tmp) / "snapshot.duckdb"
+        shutil.copyfile(_empty_duckdb_schema(), db)
+        duck = duckdb.connect(str(db))
+        try:
+            for table, path in dump.items():
+                if _has_rows(path):
+                    duck.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_csv(?, header = true, "
+                                 "all_varchar = true, nullstr = '\\N', allow_quoted_nulls = false)", [str(path)])
+        finally:
+            duck.close()
+        yield db
+
+
+_TEMPLATE: dict[int, Path] = {}
+
+
+def _empty_duckdb_schema() -> Path:
+    """A DuckDB file with the schema of :mod:`.migrations` and no rows, made once per process (copying
+    it is much cheaper than running the migrations for every snapshot)."""
+    from .migrations import apply_migrations
+
+    path = _TEMPLATE.get(os.getpid())
+    if path is None or not path.exists():
+        folder = Path(tempfile.mkdtemp(prefix="lf-pg-schema-"))
+        path = folder / "schema.duckdb"
+        con = duckdb.connect(str(path))
+        try:
+            apply_migrations(con)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        atexit.register(shutil.rmtree, folder, True)
+        _TEMPLATE[os.getpid()] = path
+    return path
+
+
+def _has_rows(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.readline()
+        return bool(f.read(1))
