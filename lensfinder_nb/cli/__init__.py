@@ -24,7 +24,7 @@ from ._common import CliError, add_global_options, settings_from
 
 __all__ = ["main", "build_parser", "CliError"]
 
-COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine", "realism", "config"]
+COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine", "realism", "model", "config"]
 
 
 def build_parser() -> argparse.ArgumentParser:

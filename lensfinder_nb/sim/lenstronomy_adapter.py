@@ -8,6 +8,8 @@ velocity dispersions km/s; cosmology flat LCDM (H0 = 70 km/s/Mpc, Om0 = 0.3).
 
 from __future__ import annotations
 
+import contextlib
+import io
 from functools import lru_cache
 
 import numpy as np
@@ -17,7 +19,8 @@ from ._common import H0_KM_S_MPC, OMEGA_M0
 from .source import MAX_CLUMPS, clump_arrays, component_fluxes
 
 __all__ = ["sis_theta_e_arcsec", "nfw_angles_arcsec", "nfw_deflection_arcsec", "deflection", "hessian",
-           "image_positions", "ReferenceRenderer", "reference_arc"]
+           "image_positions", "ReferenceRenderer", "reference_arc", "fit_sie_shear", "FIT_LENS_KEYS",
+           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS"]
 
 
 @lru_cache(maxsize=1)
@@ -160,3 +163,191 @@ def reference_arc(row, psf_fwhm_arcsec, npix: int = CUTOUT_SIZE_PX, pixscale_arc
                   supersampling: int = 2) -> np.ndarray:
     """One row's noise-free arc computed by lenstronomy's SimAPI: float64 (3, npix, npix) nanomaggies."""
     return ReferenceRenderer(row["scale"], psf_fwhm_arcsec, npix, pixscale_arcsec, supersampling).arc(row)
+
+
+# ---------------------------------------------------------------------- fitting a lens model to an image
+#: the free parameters of :func:`fit_sie_shear` and their order, in lensfinder's column names
+FIT_LENS_KEYS = ("theta_e_arcsec", "lens_q", "lens_phi_rad", "lens_x_arcsec", "lens_y_arcsec", "gamma1", "gamma2")
+FIT_LIGHT_KEYS = ("light_r_e_arcsec", "light_n_sersic", "light_q", "light_phi_rad")
+FIT_SOURCE_KEYS = ("src_x_arcsec", "src_y_arcsec", "src_r_e_arcsec", "src_n_sersic", "src_q", "src_phi_rad")
+
+
+def _fit_setup(image, noise_sigma, psf_fwhm_arcsec, pixscale_arcsec, exposure):
+    """lenstronomy's data, PSF and numerics for one (ny, nx) image whose x runs along columns and y
+    along rows, both from the image centre (the convention of :mod:`lensfinder_nb.sim.paint`)."""
+    ny, nx = image.shape
+    kwargs_data = {"image_data": np.asarray(image, float), "background_rms": float(noise_sigma),
+                   "exposure_time": float(exposure),
+                   "ra_at_xy_0": -(nx - 1) / 2.0 * pixscale_arcsec, "dec_at_xy_0": -(ny - 1) / 2.0 * pixscale_arcsec,
+                   "transform_pix2angle": np.array([[pixscale_arcsec, 0.0], [0.0, pixscale_arcsec]])}
+    kwargs_psf = {"psf_type": "GAUSSIAN", "fwhm": float(psf_fwhm_arcsec), "truncation": 4}
+    return kwargs_data, kwargs_psf, {"supersampling_factor": 1}
+
+
+def _to_kwargs(m: dict):
+    """lensfinder's model dict -> lenstronomy's lens, source and lens-light keyword lists."""
+    from lenstronomy.Util.param_util import phi_q2_ellipticity
+
+    e1, e2 = phi_q2_ellipticity(m["lens_phi_rad"], m["lens_q"])
+    lens = [{"theta_E": m["theta_e_arcsec"], "e1": e1, "e2": e2, "center_x": m["lens_x_arcsec"],
+             "center_y": m["lens_y_arcsec"]}, {"gamma1": m["gamma1"], "gamma2": m["gamma2"], "ra_0": 0.0, "dec_0": 0.0}]
+    se1, se2 = phi_q2_ellipticity(m["src_phi_rad"], m["src_q"])
+    source = [{"R_sersic": m["src_r_e_arcsec"], "n_sersic": m["src_n_sersic"], "e1": se1, "e2": se2,
+               "center_x": m["src_x_arcsec"], "center_y": m["src_y_arcsec"]}]
+    le1, le2 = phi_q2_ellipticity(m["light_phi_rad"], m["light_q"])
+    light = [{"R_sersic": m["light_r_e_arcsec"], "n_sersic": m["light_n_sersic"], "e1": le1, "e2": le2,
+              "center_x": m["lens_x_arcsec"], "center_y": m["lens_y_arcsec"]}]
+    return lens, source, light
+
+
+def _from_kwargs(lens, source, light) -> dict:
+    from lenstronomy.Util.param_util import ellipticity2phi_q
+
+    phi, q = ellipticity2phi_q(lens[0]["e1"], lens[0]["e2"])
+    sphi, sq = ellipticity2phi_q(source[0]["e1"], source[0]["e2"])
+    lphi, lq = ellipticity2phi_q(light[0]["e1"], light[0]["e2"])
+    return {"theta_e_arcsec": lens[0]["theta_E"], "lens_q": q, "lens_phi_rad": phi % np.pi,
+            "lens_x_arcsec": lens[0]["center_x"], "lens_y_arcsec": lens[0]["center_y"],
+            "gamma1": lens[1]["gamma1"], "gamma2": lens[1]["gamma2"],
+            "light_r_e_arcsec": light[0]["R_sersic"], "light_n_sersic": light[0]["n_sersic"],
+            "light_q": lq, "light_phi_rad": lphi % np.pi,
+            "src_x_arcsec": source[0]["center_x"], "src_y_arcsec": source[0]["center_y"],
+            "src_r_e_arcsec": source[0]["R_sersic"], "src_n_sersic": source[0]["n_sersic"],
+            "src_q": sq, "src_phi_rad": sphi % np.pi,
+            "src_amp": source[0].get("amp", np.nan), "light_amp": light[0].get("amp", np.nan)}
+
+
+_MODEL_LISTS = {"lens_model_list": ["SIE", "SHEAR"], "source_light_model_list": ["SERSIC_ELLIPSE"],
+                "lens_light_model_list": ["SERSIC_ELLIPSE"]}
+
+
+def fit_sie_shear(image, noise_sigma: float, psf_fwhm_arcsec: float, start: dict, *,
+                  pixscale_arcsec: float = PIXSCALE_ARCSEC, exposure: float = ELECTRONS_PER_NMGY[1],
+                  mask=None, theta_e_bounds=(0.3, 8.0), n_particles: int = 40, n_iterations: int = 60,
+                  hessian_errors: bool = True, seed: int = 0, theta_e_spread: float = 0.15) -> dict:
+    """Fit SIE + external shear (mass), a Sersic lens light and a Sersic source to one image.
+
+    ``image`` (ny, nx) sky-subtracted nanomaggies; ``noise_sigma`` its sky noise per pixel;
+    ``start`` a model dict with the keys of :data:`FIT_LENS_KEYS`, :data:`FIT_LIGHT_KEYS`,
+    :data:`FIT_SOURCE_KEYS` (arcsec, radians; x along columns, y along rows from the image
+    centre).  A particle swarm from ``start`` finds the best fit; the curvature of the likelihood
+    there (a finite-difference Hessian over all free parameters, so correlations widen it) gives the
+    uncertainty of theta_E.  The lens light shares the mass centre; amplitudes are solved
+    linearly.  Returns the best model dict plus ``theta_e_err_arcsec``, ``chi2_reduced``,
+    ``model_image`` and ``n_evaluations``.  ``theta_e_spread``: the swarm's initial spread of theta_E
+    as a fraction of the start's (wider for an automatic start, which can be off by a factor 2).
+    """
+    from lenstronomy.Workflow.fitting_sequence import FittingSequence
+
+    np.random.seed(seed)  # lenstronomy's PSO and emcee draw from numpy's global generator
+    image = np.asarray(image, float)
+    kwargs_data, kwargs_psf, kwargs_numerics = _fit_setup(image, noise_sigma, psf_fwhm_arcsec, pixscale_arcsec,
+                                                          exposure)
+    lens0, source0, light0 = _to_kwargs(start)
+    te = float(start["theta_e_arcsec"])
+    half = (min(image.shape) - 1) / 2.0 * pixscale_arcsec
+    lens_sigma = [{"theta_E": max(theta_e_spread * te, 0.1), "e1": 0.1, "e2": 0.1, "center_x": 0.1, "center_y": 0.1},
+                  {"gamma1": 0.04, "gamma2": 0.04}]
+    lens_lower = [{"theta_E": theta_e_bounds[0], "e1": -0.5, "e2": -0.5, "center_x": -1.0, "center_y": -1.0},
+                  {"gamma1": -0.2, "gamma2": -0.2}]
+    lens_upper = [{"theta_E": theta_e_bounds[1], "e1": 0.5, "e2": 0.5, "center_x": 1.0, "center_y": 1.0},
+                  {"gamma1": 0.2, "gamma2": 0.2}]
+    src_sigma = [{"R_sersic": 0.1, "n_sersic": 0.5, "e1": 0.15, "e2": 0.15, "center_x": max(0.1 * te, 0.05),
+                  "center_y": max(0.1 * te, 0.05)}]
+    src_lower = [{"R_sersic": 0.03, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": -half, "center_y": -half}]
+    src_upper = [{"R_sersic": 2.0, "n_sersic": 5.0, "e1": 0.5, "e2": 0.5, "center_x": half, "center_y": half}]
+    light_sigma = [{"R_sersic": 0.3, "n_sersic": 0.5, "e1": 0.1, "e2": 0.1, "center_x": 0.05, "center_y": 0.05}]
+    light_lower = [{"R_sersic": 0.05, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": -1.0, "center_y": -1.0}]
+    light_upper = [{"R_sersic": 10.0, "n_sersic": 8.0, "e1": 0.5, "e2": 0.5, "center_x": 1.0, "center_y": 1.0}]
+    clip = {"theta_E": theta_e_bounds, "R_sersic": (0.03, 10.0), "n_sersic": (0.5, 8.0)}
+    for kw in lens0 + source0 + light0:
+        for k, (lo, hi) in clip.items():
+            if k in kw:
+                kw[k] = float(np.clip(kw[k], lo, hi))
+    kwargs_params = {
+        "lens_model": [lens0, lens_sigma, [{}, {"ra_0": 0.0, "dec_0": 0.0}], lens_lower, lens_upper],
+        "source_model": [source0, src_sigma, [{}], src_lower, src_upper],
+        "lens_light_model": [light0, light_sigma, [{}], light_lower, light_upper],
+    }
+    kwargs_constraints = {"joint_lens_with_light": [[0, 0, ["center_x", "center_y"]]]}
+    kwargs_likelihood = {"check_bounds": True, "source_marg": False}
+    if mask is not None:
+        kwargs_likelihood["image_likelihood_mask_list"] = [np.asarray(mask, int)]
+    data_joint = {"multi_band_list": [[kwargs_data, kwargs_psf, kwargs_numerics]], "multi_band_type": "single-band"}
+    fs = FittingSequence(data_joint, _MODEL_LISTS, kwargs_constraints, kwargs_likelihood, kwargs_params)
+    fitting = [["PSO", {"sigma_scale": 1.0, "n_particles": int(n_particles), "n_iterations": int(n_iterations),
+                        "threadCount": 1}]]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # progress bars
+        fs.fit_sequence(fitting)
+    best = fs.best_fit()
+    n_eval = n_particles * (n_iterations + 1)
+    te_err, n_hess = np.nan, 0
+    if hessian_errors:
+        sigmas = {"kwargs_lens": lens_sigma, "kwargs_source": src_sigma, "kwargs_lens_light": light_sigma}
+        te_err, n_hess = _theta_e_error(fs, best, sigmas)
+    n_eval += n_hess
+    out = _from_kwargs(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"])
+    model_image = _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best)
+    w = np.ones_like(image) if mask is None else np.asarray(mask, float)
+    var = noise_sigma ** 2 + np.clip(model_image, 0, None) / exposure
+    n_free = 17
+    chi2 = float((w * (image - model_image) ** 2 / var).sum() / max(w.sum() - n_free, 1))
+    return {**out, "theta_e_err_arcsec": te_err, "chi2_reduced": chi2, "model_image": model_image,
+            "n_evaluations": int(n_eval)}
+
+
+def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
+    """The best model's image with its light amplitudes solved linearly (the swarm's kwargs carry none,
+    so rendering them as they are gives unit amplitudes)."""
+    from lenstronomy.Data.imaging_data import ImageData
+    from lenstronomy.Data.psf import PSF
+    from lenstronomy.ImSim.image_linear_solve import ImageLinearFit
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LightModel.light_model import LightModel
+
+    data = ImageData(**kwargs_data)
+    model = ImageLinearFit(data, PSF(**kwargs_psf), lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
+                           source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
+                           lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
+                           kwargs_numerics=kwargs_numerics)
+    image = model.image_linear_solve(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"])[0]
+    return np.asarray(image)
+
+
+def _theta_e_error(fs, best, sigmas) -> tuple[float, int]:
+    """1-sigma of theta_E from the inverse Hessian of -log L at the best fit, marginal over the mass
+    and source parameters (the lens light is fixed: the bright centre pins it apart from the arcs);
+    steps are 3 % of the swarm's scales.  Directions of zero or negative curvature (a swarm that has
+    not quite settled) are left out rather than given infinite errors.  Returns (error, evaluations)."""
+    param, like = fs.param_class, fs.likelihood_class
+    x0 = np.asarray(param.kwargs2args(**best), float)
+    names = param.num_param()[1]
+    scale = np.abs(np.asarray(param.kwargs2args(**{**best, **sigmas}), float))
+    free = np.array([i for i, nm in enumerate(names) if not nm.endswith("lens_light0")])
+    h = 0.03 * np.where(scale > 0, scale, 0.01)
+
+    def f(idx, signs):
+        x = x0.copy()
+        for i, sgn in zip(idx, signs):
+            x[i] += sgn * h[i]
+        return -float(like.logL(x))
+
+    m = free.size
+    f0 = f((), ())
+    hess = np.empty((m, m))
+    calls = 1
+    for a_, i in enumerate(free):
+        hess[a_, a_] = (f((i,), (1,)) - 2 * f0 + f((i,), (-1,))) / h[i] ** 2
+        calls += 2
+        for b_ in range(a_ + 1, m):
+            j = free[b_]
+            v = (f((i, j), (1, 1)) - f((i, j), (1, -1)) - f((i, j), (-1, 1)) + f((i, j), (-1, -1))) / (4 * h[i] * h[j])
+            hess[a_, b_] = hess[b_, a_] = v
+            calls += 4
+    w, v = np.linalg.eigh(hess)
+    keep = np.isfinite(w) & (w > 0)
+    if not keep.any():
+        return np.nan, calls
+    cov = (v[:, keep] / w[keep]) @ v[:, keep].T
+    k = int(np.flatnonzero(free == names.index("theta_E_lens0"))[0])
+    return float(np.sqrt(cov[k, k])), calls

@@ -1,0 +1,93 @@
+"""Lens modelling: the page's live update, the Refine fit's time, and the fit's accuracy on mocks.
+
+1. live update: :func:`lensfinder_nb.modelling.live.predicted_arcs` for a person's model, p50/p95
+   over many drags (target <= 50 ms);
+2. refine: :func:`lensfinder_nb.modelling.fit.refine` wall time per mock (target <= 30 s on one CPU);
+3. validation: fresh galaxy-scale mocks (:func:`lensfinder_nb.sim.fresh.mock_lenses`), each fitted from the automatic guess; the share
+   whose refined theta_E is within 10 % of the truth, per bin of the arc's S/N (best band; target
+   >= 80 % at S/N >= 20), and the pull (fit - truth) / error.
+
+Usage: ``python benchmarks/bench_modelling.py [--mocks 40] [--seed 0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from lensfinder_nb.imaging.survey import BANDS
+from lensfinder_nb.modelling.fit import AUTOMATIC_SPREAD, refine
+from lensfinder_nb.modelling.guess import automatic_guess
+from lensfinder_nb.modelling.live import LiveModel
+from lensfinder_nb.sim.fresh import mock_lenses
+
+
+def validation_mocks(n: int, seed: int):
+    """``n`` fresh galaxy-scale mocks with their truth (:func:`lensfinder_nb.sim.fresh.mock_lenses`)."""
+    mocks = mock_lenses(n, seed=seed)
+    params = mocks.params.copy()
+    params["snr"] = params[[f"snr_{b}" for b in BANDS]].max(axis=1)
+    return mocks.images, params
+
+
+def bench_live(images, params, repeats: int = 200) -> np.ndarray:
+    live = LiveModel(images[0], psf_fwhm_arcsec=params.loc[0, [f"psf_fwhm_{b}" for b in BANDS]].to_numpy(float))
+    model = automatic_guess(images[0])
+    rng = np.random.default_rng(1)
+    times = []
+    for _ in range(repeats):
+        m = {**model, "theta_e_arcsec": model["theta_e_arcsec"] * rng.uniform(0.8, 1.2),
+             "src_x_arcsec": rng.uniform(-0.3, 0.3), "src_y_arcsec": rng.uniform(-0.3, 0.3)}
+        t = time.perf_counter()
+        live.update(m)
+        times.append(time.perf_counter() - t)
+    return np.array(times) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mocks", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--spread", type=float, default=AUTOMATIC_SPREAD, help="initial theta_E spread of the swarm")
+    args = ap.parse_args()
+    images, params = validation_mocks(args.mocks, args.seed)
+    ms = bench_live(images, params)
+    print(f"live update (predicted arcs + overlay): p50 {np.percentile(ms, 50):.1f} ms, "
+          f"p95 {np.percentile(ms, 95):.1f} ms over {ms.size} updates (target <= 50 ms)")
+    rows = []
+    for k in range(len(params)):
+        p = params.iloc[k]
+        t = time.perf_counter()
+        start = automatic_guess(images[k])
+        fit = refine(images[k], start, p[[f"psf_fwhm_{b}" for b in BANDS]].to_numpy(float),
+                     theta_e_spread=args.spread)
+        rows.append({"snr": p["snr"], "theta_true": p["theta_e_arcsec"], "theta_guess": start["theta_e_arcsec"],
+                     "theta_fit": fit.model["theta_e_arcsec"], "err": fit.theta_e_err_arcsec,
+                     "chi2": fit.chi2_reduced, "seconds": time.perf_counter() - t})
+        r = rows[-1]
+        print(f"mock {k}: S/N {r['snr']:.0f}, theta_E true {r['theta_true']:.2f} guess {r['theta_guess']:.2f} "
+              f"fit {r['theta_fit']:.2f} +- {r['err']:.2f}, chi2 {r['chi2']:.2f}, {r['seconds']:.1f} s", flush=True)
+    df = pd.DataFrame(rows)
+    df["rel"] = (df["theta_fit"] - df["theta_true"]).abs() / df["theta_true"]
+    df["guess_rel"] = (df["theta_guess"] - df["theta_true"]).abs() / df["theta_true"]
+    df["pull"] = (df["theta_fit"] - df["theta_true"]) / df["err"]
+    df["bin"] = pd.cut(df["snr"], [0, 10, 20, 40, np.inf], right=False,
+                       labels=["S/N < 10", "10-20", "20-40", ">= 40"])
+    print(f"refine (guess + fit): p50 {df['seconds'].median():.1f} s, max {df['seconds'].max():.1f} s "
+          f"per mock (target <= 30 s)")
+    summary = df.groupby("bin", observed=True).agg(
+        mocks=("rel", "size"), within_10pct=("rel", lambda r: float((r <= 0.10).mean())),
+        guess_within_10pct=("guess_rel", lambda r: float((r <= 0.10).mean())),
+        median_rel_err=("rel", "median"), median_abs_pull=("pull", lambda p: float(np.median(np.abs(p)))))
+    print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+    hi = df[df["snr"] >= 20]
+    print(f"S/N >= 20: {int((hi['rel'] <= 0.1).sum())}/{len(hi)} = {(hi['rel'] <= 0.1).mean():.0%} within 10 % "
+          f"(target >= 80 %); S/N < 20: {int((df[df['snr'] < 20]['rel'] <= 0.1).sum())}/{int((df['snr'] < 20).sum())}")
+    print(f"pull |fit - truth| / error: median {np.median(np.abs(df['pull'])):.2f} (0.67 for honest Gaussian errors)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Refine a lens model on a cube: SIE + shear, Sersic lens light, Sersic source, fitted by lenstronomy.
+
+The fit sees one image, g + r after subtracting each band's sky (both bands carry most of the
+arcs' light and the lens's; z is the noisiest), cropped around the centre to ``1.6 theta_E + 2"``
+on each side (at least 4"), with the mean of the g and r PSF widths.  lenstronomy's particle swarm
+starts from the given model (a person's, or :func:`~lensfinder_nb.modelling.guess.automatic_guess`);
+the uncertainty of theta_E is the Hessian's (:func:`~lensfinder_nb.sim.lenstronomy_adapter.fit_sie_shear`),
+scaled up by ``sqrt(chi2_reduced)`` when the model leaves more than noise behind.  All of it runs in
+the caller's process; pages run it in a separate process (:mod:`.run`) so lenstronomy never loads in
+a page kernel.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..imaging.survey import ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARCSEC
+from ..realism.measure import sky_and_noise
+from .model import MODEL_KEYS, checked_model
+
+__all__ = ["FitImage", "Refined", "fit_image", "refine", "PSO_PARTICLES", "PSO_ITERATIONS", "AUTOMATIC_SPREAD"]
+
+#: the swarm's size and length: about 2 500 likelihood calls, 2-7 s on one core for a 41-53 pixel crop
+PSO_PARTICLES, PSO_ITERATIONS = 40, 60
+
+#: the initial theta_E spread for an automatic start; 0.5 was tried and did worse (docs/modelling.md)
+AUTOMATIC_SPREAD = 0.15
+
+
+@dataclass
+class FitImage:
+    """What the fit sees: the g + r image (ny, nx) nanomaggies, cropped symmetrically about the cube
+    centre (so model coordinates are the cube's), its sky noise per pixel and PSF FWHM."""
+
+    image: np.ndarray
+    noise_sigma: float
+    psf_fwhm_arcsec: float
+    pixscale_arcsec: float
+    exposure: float
+
+
+@dataclass
+class Refined:
+    """A refined model, its quality and the pictures of it (all on :class:`FitImage`'s crop)."""
+
+    model: dict
+    theta_e_err_arcsec: float
+    chi2_reduced: float
+    seconds: float
+    data: np.ndarray = field(repr=False)
+    model_image: np.ndarray = field(repr=False)
+
+    @property
+    def residual(self) -> np.ndarray:
+        return self.data - self.model_image
+
+    def summary(self) -> dict:
+        """Plain numbers for JSON and the store: the model, theta_E's error, chi2, seconds."""
+        return {"model": {k: float(v) for k, v in self.model.items()},
+                "theta_e_arcsec": float(self.model["theta_e_arcsec"]),
+                "theta_e_err_arcsec": float(self.theta_e_err_arcsec),
+                "chi2_reduced": float(self.chi2_reduced), "seconds": round(float(self.seconds), 2)}
+
+
+def fit_image(cube: np.ndarray, theta_e_arcsec: float, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
+              pixscale_arcsec: float = PIXSCALE_ARCSEC) -> FitImage:
+    """The g + r image of a cube (3, ny, nx), sky-subtracted and cropped for a lens of ``theta_e_arcsec``;
+    ``psf_fwhm_arcsec`` per band (g, r, z) or one number."""
+    cube = np.nan_to_num(np.asarray(cube, np.float64))
+    if cube.ndim != 3 or cube.shape[0] != 3:
+        raise ValueError(f"a cube is (3, ny, nx), got shape {cube.shape}")
+    sky, sigma = sky_and_noise(cube)
+    img = cube[0] - sky[0] + cube[1] - sky[1]
+    ny, nx = img.shape
+    half_arcsec = max(1.6 * float(theta_e_arcsec) + 2.0, 4.0)
+    h = min(int(math.ceil(half_arcsec / pixscale_arcsec)), (ny - 1) // 2, (nx - 1) // 2)
+    cy, cx = (ny - 1) // 2, (nx - 1) // 2
+    # symmetric crop about (n-1)/2 keeps the cube's coordinates for odd sizes; even sizes shift by half a pixel
+    crop = img[cy - h:cy + h + 1, cx - h:cx + h + 1]
+    fwhm = np.broadcast_to(np.asarray(psf_fwhm_arcsec, float), (3,))
+    gain = 2.0 / (1.0 / ELECTRONS_PER_NMGY[0] + 1.0 / ELECTRONS_PER_NMGY[1])
+    return FitImage(crop, float(math.hypot(sigma[0], sigma[1])), float((fwhm[0] + fwhm[1]) / 2),
+                    pixscale_arcsec, gain)
+
+
+def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
+           pixscale_arcsec: float = PIXSCALE_ARCSEC, *, n_particles: int = PSO_PARTICLES,
+           n_iterations: int = PSO_ITERATIONS, seed: int = 0,
+           theta_e_spread: float = 0.15) -> Refined:
+    """Fit the cube starting from ``start`` (a person's model or the automatic guess; missing keys take
+    the defaults of :mod:`.model`); ``theta_e_spread``: the swarm's initial spread of theta_E as a
+    fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess)."""
+    from ..sim.lenstronomy_adapter import fit_sie_shear
+
+    t0 = time.perf_counter()
+    start = checked_model(start)
+    data = fit_image(cube, start["theta_e_arcsec"], psf_fwhm_arcsec, pixscale_arcsec)
+    half = (min(data.image.shape) - 1) / 2 * pixscale_arcsec
+    out = fit_sie_shear(data.image, data.noise_sigma, data.psf_fwhm_arcsec, start, pixscale_arcsec=pixscale_arcsec,
+                        exposure=data.exposure, theta_e_bounds=(0.3, max(half, 1.0)), n_particles=n_particles,
+                        n_iterations=n_iterations, seed=seed,
+                        theta_e_spread=theta_e_spread)
+    chi2 = float(out["chi2_reduced"])
+    err = float(out["theta_e_err_arcsec"]) * math.sqrt(max(chi2, 1.0))
+    model = {k: float(out[k]) for k in MODEL_KEYS}
+    return Refined(model, err, chi2, time.perf_counter() - t0, data.image, np.asarray(out["model_image"]))

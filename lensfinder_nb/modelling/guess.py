@@ -1,0 +1,75 @@
+"""The automatic start of a fit when nobody has modelled a subject yet.
+
+From the cube alone, the same way for mocks and real cutouts:
+
+* lens centre: the light-weighted centroid of the r-band within 1" of the cutout centre
+  (:func:`~lensfinder_nb.realism.measure.lens_photometry`);
+* lens light and mass shape: axis ratio and position angle from the r-band second moments within 2";
+  the mass starts with the light's shape, no shear;
+* Einstein radius: the S/N-weighted mean radius of the arc light left after subtracting an
+  elliptical-isophote model of the lens (:func:`~lensfinder_nb.realism.measure.measure_cube`),
+  searched between 0.6" and ``max_theta_e_arcsec``; 1.5" when no arc light is detected;
+* source: 10 % of theta_E from the lens centre towards the brighter side of the arc light (the
+  brighter image of a source lies on its side), a 0.3" exponential disc.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..imaging.survey import PIXSCALE_ARCSEC
+from ..realism.measure import arc_residual, lens_photometry, measure_cube, sky_and_noise
+from .model import DEFAULT_MODEL, checked_model
+
+__all__ = ["automatic_guess"]
+
+
+def _moments_shape(img: np.ndarray, cy: float, cx: float, radius_pix: float) -> tuple[float, float]:
+    """Axis ratio and position angle (radians from +x towards +y) of the light within ``radius_pix``."""
+    ny, nx = img.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    dy, dx = yy - cy, xx - cx
+    w = np.clip(img, 0, None) * (np.hypot(dy, dx) <= radius_pix)
+    if w.sum() <= 0:
+        return 1.0, 0.0
+    mxx, myy, mxy = (w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum()
+    tr, det = mxx + myy, mxx * myy - mxy ** 2
+    root = math.sqrt(max(tr * tr / 4 - det, 0.0))
+    l1, l2 = tr / 2 + root, max(tr / 2 - root, 1e-12)
+    return float(np.clip(math.sqrt(l2 / l1), 0.4, 1.0)), float((0.5 * math.atan2(2 * mxy, mxx - myy)) % math.pi)
+
+
+def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
+                    max_theta_e_arcsec: float = 4.0) -> dict[str, float]:
+    """A full starting model (:data:`~lensfinder_nb.modelling.model.MODEL_KEYS`) for a cube (3, ny, nx)
+    in nanomaggies, bands g, r, z; see the module docstring for how each value is found."""
+    cube = np.asarray(cube, np.float64)
+    ny, nx = cube.shape[1:]
+    sky, _ = sky_and_noise(cube)
+    r_band = np.nan_to_num(cube[1]) - sky[1]
+    cy, cx = lens_photometry(cube, pixscale_arcsec)["centre_yx"]
+    q, phi = _moments_shape(r_band, cy, cx, 2.0 / pixscale_arcsec)
+    te = measure_cube(cube, None, pixscale_arcsec, max_theta_e_arcsec)["theta_e_arcsec"]
+    if not math.isfinite(te):
+        te = DEFAULT_MODEL["theta_e_arcsec"]
+    lx, ly = (cx - (nx - 1) / 2) * pixscale_arcsec, (cy - (ny - 1) / 2) * pixscale_arcsec
+    res, noise = arc_residual(cube, (cy, cx), pixscale_arcsec)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    dx, dy = (xx - cx) * pixscale_arcsec, (yy - cy) * pixscale_arcsec
+    ring = np.abs(np.hypot(dx, dy) - te) <= max(0.4 * te, 0.5)
+    w = np.clip((res[0] / noise[0] + res[1] / noise[1]) - 3.0, 0, None) * ring
+    ux = uy = 0.0
+    if w.sum() > 0:
+        mx, my = float((w * dx).sum() / w.sum()), float((w * dy).sum() / w.sum())
+        norm = math.hypot(mx, my)
+        if norm > 0:
+            ux, uy = mx / norm, my / norm
+    beta = 0.1 * te if (ux or uy) else DEFAULT_MODEL["src_x_arcsec"]
+    if not (ux or uy):
+        ux = 1.0
+    return checked_model({"theta_e_arcsec": float(te), "lens_q": q, "lens_phi_rad": phi,
+                          "lens_x_arcsec": float(lx), "lens_y_arcsec": float(ly),
+                          "src_x_arcsec": float(lx + beta * ux), "src_y_arcsec": float(ly + beta * uy),
+                          "light_q": q, "light_phi_rad": phi})
