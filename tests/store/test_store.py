@@ -140,9 +140,12 @@ def test_torn_line_of_a_dead_writer_is_ignored_and_cleaned(file_store):
 
 
 # --------------------------------------------------------------------- processes
-def _writer(path: str, user: str, n: int, acks) -> None:
+def _writer(path: str, user: str, n: int, acks, halfway=None) -> None:
     s = open_store(path, fold_interval_s=0.01)  # fold often: writers exit while others fold
-    ids = [s.add_vote(user, f"S{i % 12:03d}", i % 2) for i in range(n)]
+    ids = [s.add_vote(user, f"S{i % 12:03d}", i % 2) for i in range(n // 2)]
+    if halfway is not None:   # hold here until the reader has read while writes were under way
+        halfway.wait(60)
+    ids += [s.add_vote(user, f"S{i % 12:03d}", i % 2) for i in range(n // 2, n)]
     s.close()
     for vid in ids:
         acks.put(vid)
@@ -169,9 +172,16 @@ def test_many_writer_processes_with_a_reader(store):
     deadline = time.monotonic() + 60
     while reads.value == 0 and time.monotonic() < deadline:  # the reader is up before writers start
         time.sleep(0.05)
-    writers = [ctx.Process(target=_writer, args=(str(store.path), f"u{k}", 3000, acks)) for k in range(6)]
+    halfway = ctx.Event()
+    writers = [ctx.Process(target=_writer, args=(str(store.path), f"u{k}", 3000, acks, halfway)) for k in range(6)]
+    before = reads.value
     for w in writers:
         w.start()
+    # two reads complete while the writers are started and half done (on a slow, busy machine too)
+    deadline = time.monotonic() + 60
+    while reads.value < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    halfway.set()
     acked = {acks.get(timeout=60) for _ in range(6 * 3000)}
     for w in writers:
         w.join(60)
@@ -181,7 +191,7 @@ def test_many_writer_processes_with_a_reader(store):
     stop.set()
     reader.join(30)
     assert failures.empty(), failures.get()
-    assert reads_during > 1 and reads.value > reads_during
+    assert reads_during >= before + 2 and reads.value > reads_during
     assert set(store.votes()["vote_id"]) == acked
     store.fold()
     assert set(store.sql("SELECT vote_id FROM db.votes")["vote_id"]) == acked
