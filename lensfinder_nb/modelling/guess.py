@@ -20,25 +20,10 @@ import math
 import numpy as np
 
 from ..imaging.survey import PIXSCALE_ARCSEC
-from ..realism.measure import arc_residual, lens_photometry, measure_cube, sky_and_noise
+from ..realism.measure import arc_residual, lens_photometry, measure_cube, moments_shape, sky_and_noise
 from .model import DEFAULT_MODEL, checked_model
 
 __all__ = ["automatic_guess"]
-
-
-def _moments_shape(img: np.ndarray, cy: float, cx: float, radius_pix: float) -> tuple[float, float]:
-    """Axis ratio and position angle (radians from +x towards +y) of the light within ``radius_pix``."""
-    ny, nx = img.shape
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    dy, dx = yy - cy, xx - cx
-    w = np.clip(img, 0, None) * (np.hypot(dy, dx) <= radius_pix)
-    if w.sum() <= 0:
-        return 1.0, 0.0
-    mxx, myy, mxy = (w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum()
-    tr, det = mxx + myy, mxx * myy - mxy ** 2
-    root = math.sqrt(max(tr * tr / 4 - det, 0.0))
-    l1, l2 = tr / 2 + root, max(tr / 2 - root, 1e-12)
-    return float(np.clip(math.sqrt(l2 / l1), 0.4, 1.0)), float((0.5 * math.atan2(2 * mxy, mxx - myy)) % math.pi)
 
 
 def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
@@ -50,7 +35,8 @@ def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
     sky, _ = sky_and_noise(cube)
     r_band = np.nan_to_num(cube[1]) - sky[1]
     cy, cx = lens_photometry(cube, pixscale_arcsec)["centre_yx"]
-    q, phi = _moments_shape(r_band, cy, cx, 2.0 / pixscale_arcsec)
+    q, phi = moments_shape(r_band, cy, cx, 2.0 / pixscale_arcsec, min_q=0.4)
+    phi %= math.pi
     te = measure_cube(cube, None, pixscale_arcsec, max_theta_e_arcsec)["theta_e_arcsec"]
     if not math.isfinite(te):
         te = DEFAULT_MODEL["theta_e_arcsec"]

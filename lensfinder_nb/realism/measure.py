@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..imaging.survey import PIXSCALE_ARCSEC, ZERO_POINT_MAG
 
-__all__ = ["STATISTICS", "sky_and_noise", "noise_correlation", "lens_photometry", "arc_residual",
+__all__ = ["STATISTICS", "sky_and_noise", "noise_correlation", "lens_photometry", "arc_residual", "moments_shape",
            "measure_cube", "measure_cubes"]
 
 #: the statistics of :func:`measure_cube`, with their units
@@ -137,8 +137,10 @@ def lens_photometry(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC) 
             "centre_yx": (cy, cx)}
 
 
-def _ellipse(img: np.ndarray, cy: float, cx: float, radius_pix: float) -> tuple[float, float]:
-    """Axis ratio and position angle (radians) from the second moments inside ``radius_pix``."""
+def moments_shape(img: np.ndarray, cy: float, cx: float, radius_pix: float,
+                  min_q: float = 0.3) -> tuple[float, float]:
+    """Axis ratio (at least ``min_q``) and position angle (radians from +x towards +y) of the
+    positive light within ``radius_pix`` of (cy, cx), from its second moments."""
     ny, nx = img.shape
     yy, xx = np.mgrid[0:ny, 0:nx]
     dy, dx = yy - cy, xx - cx
@@ -149,7 +151,7 @@ def _ellipse(img: np.ndarray, cy: float, cx: float, radius_pix: float) -> tuple[
     tr, det = mxx + myy, mxx * myy - mxy ** 2
     root = math.sqrt(max(tr * tr / 4 - det, 0.0))
     l1, l2 = tr / 2 + root, max(tr / 2 - root, 1e-12)
-    return float(np.clip(math.sqrt(l2 / l1), 0.3, 1.0)), 0.5 * math.atan2(2 * mxy, mxx - myy)
+    return float(np.clip(math.sqrt(l2 / l1), min_q, 1.0)), 0.5 * math.atan2(2 * mxy, mxx - myy)
 
 
 _ISOPHOTE_QUANTILE = 0.3
@@ -171,7 +173,7 @@ def arc_residual(cube: np.ndarray, centre_yx: tuple[float, float], pixscale_arcs
     c = np.nan_to_num(np.asarray(cube, np.float64)) - sky[:, None, None]
     ny, nx = c.shape[1:]
     cy, cx = centre_yx
-    q, pa = _ellipse(c[1], cy, cx, 2.0 / pixscale_arcsec)
+    q, pa = moments_shape(c[1], cy, cx, 2.0 / pixscale_arcsec)
     yy, xx = np.mgrid[0:ny, 0:nx]
     dy, dx = yy - cy, xx - cx
     u = dx * math.cos(pa) + dy * math.sin(pa)

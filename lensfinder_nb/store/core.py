@@ -303,10 +303,7 @@ class Store:
     # ------------------------------------------------------------------ scores
     def write_scores(self, frame: pd.DataFrame, method: str) -> int:
         """Replace the stored scores of ``method`` with ``frame`` (subject, probability, n_votes, status)."""
-        missing = {"subject", "probability", "n_votes", "status"} - set(frame.columns)
-        if missing:
-            raise StoreError(f"scores need the columns {sorted(missing)}")
-        df = frame[["subject", "probability", "n_votes", "status"]]
+        df = checked_scores(frame)
         with self.transaction() as con:
             writes.replace_scores(con, df, method)
         return len(df)
@@ -315,14 +312,7 @@ class Store:
         """Replace the stored machine scores of ``model`` with ``frame`` (subject, score in [0, 1],
         optional in_training: the model trained on that subject, default False); one transaction.
         An empty frame removes the model's scores."""
-        missing = {"subject", "score"} - set(frame.columns)
-        if missing:
-            raise StoreError(f"machine scores need the columns {sorted(missing)}")
-        df = pd.DataFrame({"subject": frame["subject"].astype(str), "score": frame["score"].astype(float),
-                           "in_training": (frame["in_training"].astype(bool) if "in_training" in frame
-                                           else False)})
-        if not df["score"].between(0.0, 1.0).all():
-            raise StoreError("machine scores must be in [0, 1]")
+        df = checked_machine_scores(frame)
         with self.transaction() as con:
             writes.replace_machine_scores(con, df, check_id("model", model))
         return len(df)
@@ -355,6 +345,26 @@ class Store:
 
 
 _FOLDING: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def checked_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a scores frame (subject, probability, n_votes, status), or StoreError."""
+    missing = {"subject", "probability", "n_votes", "status"} - set(frame.columns)
+    if missing:
+        raise StoreError(f"scores need the columns {sorted(missing)}")
+    return frame[["subject", "probability", "n_votes", "status"]]
+
+
+def checked_machine_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """A machine scores frame as stored (subject, score in [0, 1], in_training), or StoreError."""
+    missing = {"subject", "score"} - set(frame.columns)
+    if missing:
+        raise StoreError(f"machine scores need the columns {sorted(missing)}")
+    df = pd.DataFrame({"subject": frame["subject"].astype(str), "score": frame["score"].astype(float),
+                       "in_training": (frame["in_training"].astype(bool) if "in_training" in frame else False)})
+    if not df["score"].between(0.0, 1.0).all():
+        raise StoreError("machine scores must be in [0, 1]")
+    return df
 
 
 @atexit.register

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from . import connections, postgres
-from .core import Store, _refuse_unknown_subjects
+from .core import Store, _refuse_unknown_subjects, checked_machine_scores, checked_scores
 from .fold import journal_frames
 from .validation import (StoreError, check_id, parse_timestamp, prepare_vote_import, validate_subjects,
                          vote_event)
@@ -165,22 +165,13 @@ class PostgresStore(Store):
 
     # ------------------------------------------------------------------ scores, people, settings
     def write_scores(self, frame: pd.DataFrame, method: str) -> int:
-        missing = {"subject", "probability", "n_votes", "status"} - set(frame.columns)
-        if missing:
-            raise StoreError(f"scores need the columns {sorted(missing)}")
+        frame = checked_scores(frame)
         with self._pg() as con:
             postgres.replace_scores(con, frame, method)
         return len(frame)
 
     def write_machine_scores(self, frame: pd.DataFrame, model: str) -> int:
-        missing = {"subject", "score"} - set(frame.columns)
-        if missing:
-            raise StoreError(f"machine scores need the columns {sorted(missing)}")
-        df = pd.DataFrame({"subject": frame["subject"].astype(str), "score": frame["score"].astype(float),
-                           "in_training": (frame["in_training"].astype(bool) if "in_training" in frame
-                                           else False)})
-        if not df["score"].between(0.0, 1.0).all():
-            raise StoreError("machine scores must be in [0, 1]")
+        df = checked_machine_scores(frame)
         model = check_id("model", model)
         with self._pg() as con:
             postgres.replace_machine_scores(con, df, model)
