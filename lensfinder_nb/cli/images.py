@@ -49,7 +49,7 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         existing = demo_subject_count(store)
         if existing and not args.force:
-            raise CliError(f"{store.path} already holds {existing} demo subjects; "
+            raise CliError(f"{store.location} already holds {existing} demo subjects; "
                            "use --force to rebuild them")
         summary = build_demo(store, seed=args.seed, progress=progress)
     finally:

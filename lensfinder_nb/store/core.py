@@ -158,6 +158,15 @@ class Store:
         """All subjects: subject, label, kind, ra, dec, image, cube, params, source, created_at."""
         return queries.subjects(self)
 
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages (a PostgreSQL URL without its password)."""
+        path = str(self.path)
+        if path.startswith(("postgresql://", "postgres://")):
+            from .postgres import safe_url
+            return safe_url(path)
+        return path
+
     def subject_ids(self, refresh: bool = False) -> set[str]:
         """Ids of all subjects (cached; ``refresh`` reads them again)."""
         if self._subject_ids is None or refresh:

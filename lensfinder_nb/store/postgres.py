@@ -143,7 +143,11 @@ def create_database(server_url: str, prefix: str = "lf_") -> str:
 
 
 def safe_url(url: str) -> str:
-    """``url`` without its password, for messages."""
+    """``url`` without its password, for messages.
+
+    >>> safe_url("postgresql://ann:secret@db.example:5432/lens"), safe_url("postgresql://127.0.0.1/lens")
+    ('postgresql://ann:***@db.example:5432/lens', 'postgresql://127.0.0.1/lens')
+    """
     head, sep, tail = url.rpartition("@")
     if not sep or ":" not in head.split("//", 1)[-1]:
         return url
