@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
 import pytest
 
-from lensfinder_nb.store import open_store
 from tests.support.postgres import postgres_server
+from tests.support.stores import store_with_subjects
 
 
 @pytest.fixture
 def store(tmp_path):
     """An empty store in a temporary folder, with a handful of subjects of each label."""
-    s = open_store(tmp_path / "lf.duckdb")
-    s.add_subjects(pd.DataFrame({
-        "subject": [f"S{i:03d}" for i in range(12)],
-        "label": [1, 1, 1, 1, 0, 0, 0, 0, -1, -1, -1, -1],
-        "ra": [150.0 + i * 0.01 for i in range(12)],
-        "dec": [2.0 + i * 0.01 for i in range(12)],
-    }))
+    s = store_with_subjects(tmp_path / "lf.duckdb")
     yield s
     s.close()
 

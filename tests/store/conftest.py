@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
-from lensfinder_nb.store import open_store
 from tests.support.postgres import fresh_database
+from tests.support.stores import store_with_subjects
 
 
 @pytest.fixture(params=["duckdb", "postgresql"])
@@ -17,21 +16,10 @@ def store_location(request, tmp_path):
     return fresh_database(request.getfixturevalue("pg_server"))
 
 
-def _with_subjects(location):
-    s = open_store(location)
-    s.add_subjects(pd.DataFrame({
-        "subject": [f"S{i:03d}" for i in range(12)],
-        "label": [1, 1, 1, 1, 0, 0, 0, 0, -1, -1, -1, -1],
-        "ra": [150.0 + i * 0.01 for i in range(12)],
-        "dec": [2.0 + i * 0.01 for i in range(12)],
-    }))
-    return s
-
-
 @pytest.fixture
 def store(store_location):
     """An empty store on each backend, with a handful of subjects of each label."""
-    s = _with_subjects(store_location)
+    s = store_with_subjects(store_location)
     yield s
     s.close()
 
@@ -39,6 +27,6 @@ def store(store_location):
 @pytest.fixture
 def file_store(tmp_path):
     """The same on a DuckDB file only: for what only the file has (vote journals and folding)."""
-    s = _with_subjects(tmp_path / "lf.duckdb")
+    s = store_with_subjects(tmp_path / "lf.duckdb")
     yield s
     s.close()

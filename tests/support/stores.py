@@ -13,6 +13,18 @@ from PIL import Image
 from lensfinder_nb.store import open_store
 
 
+def store_with_subjects(location):
+    """An empty store at ``location`` (a DuckDB path or a PostgreSQL URL) with twelve subjects, four of each label."""
+    s = open_store(location)
+    s.add_subjects(pd.DataFrame({
+        "subject": [f"S{i:03d}" for i in range(12)],
+        "label": [1, 1, 1, 1, 0, 0, 0, 0, -1, -1, -1, -1],
+        "ra": [150.0 + i * 0.01 for i in range(12)],
+        "dec": [2.0 + i * 0.01 for i in range(12)],
+    }))
+    return s
+
+
 def make_image_store(path: Path, n_per_label: int = 6, seed: int = 0):
     """A store whose subjects have real JPEG files: labels 1, 0 and -1, ``n_per_label`` each."""
     store = open_store(path)
