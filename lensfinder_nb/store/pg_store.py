@@ -51,11 +51,16 @@ class PostgresStore(Store):
     @contextlib.contextmanager
     def _pg(self) -> Iterator[Any]:
         """The server connection inside one transaction (COMMIT at the end, ROLLBACK on an exception)."""
+        with self._pg_statement() as con, con.transaction():
+            yield con
+
+    @contextlib.contextmanager
+    def _pg_statement(self) -> Iterator[Any]:
+        """The server connection for one statement, which autocommit makes a transaction of its own."""
         with self._mutex:
             if self._con.closed:
                 self._con = postgres.connect(self.path)
-            with self._con.transaction():
-                yield self._con
+            yield self._con
 
     @contextlib.contextmanager
     def transaction(self, timeout_s: float | None = None) -> Iterator[Any]:
@@ -105,7 +110,7 @@ class PostgresStore(Store):
     # ------------------------------------------------------------------ votes
     def add_vote(self, user: str, subject: str, answer: Any, **extra: Any) -> str:
         event = vote_event(check_id("user", user), self._check_subject(subject), answer, extra)
-        with self._pg() as con:
+        with self._pg_statement() as con:
             postgres.insert_vote(con, event)
         return event["vote_id"]
 
@@ -122,7 +127,7 @@ class PostgresStore(Store):
             raise StoreError("comment is longer than 2,000 characters")
         event = {"event_id": uuid.uuid4().hex, "user_id": user, "subject": subject, "favourite": favourite,
                  "comment": comment, "created_at": parse_timestamp(None).isoformat()}
-        with self._pg() as con:
+        with self._pg_statement() as con:
             postgres.insert_annotation(con, event)
         return event["event_id"]
 
