@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--votes", type=int, default=FULL[0], help="number of votes (default 10.8 million)")
     ap.add_argument("--ref-votes", type=int, default=300_000, help="votes for the Python loop (default 300,000)")
     ap.add_argument("--ds-votes", type=int, default=1_000_000, help="votes for dawid-skene (default 1 million)")
-    ap.add_argument("--db", type=Path, default=None, help="store file (default: a temporary folder)")
+    ap.add_argument("--db", default=None, help="store file (default: a temporary folder), or a PostgreSQL server "
+                    "URL (postgresql://...): a fresh database is made on it")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     scale = args.votes / FULL[0]
@@ -50,14 +51,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"generate crowd                 {time.perf_counter() - t:7.2f} s")
 
     tmp = tempfile.TemporaryDirectory()
-    db = args.db or Path(tmp.name) / "bench.duckdb"
+    if args.db and args.db.startswith("postgresql://"):
+        from lensfinder_nb.store.postgres import create_database
+        db = create_database(args.db)
+    else:
+        db = Path(args.db or Path(tmp.name) / "bench.duckdb")
     store = open_store(db)
     t = time.perf_counter()
     store.add_subjects(crowd.subjects)
     n = sum(store.import_votes_arrow(_arrow_chunk(crowd.votes, i, i + CHUNK))
             for i in range(0, len(crowd.votes), CHUNK))
+    size = f"{db.stat().st_size / 1e6:,.0f} MB file" if isinstance(db, Path) else "PostgreSQL"
     print(f"load store (import_votes_arrow, {CHUNK:,} per call)  {time.perf_counter() - t:7.2f} s   ({n:,} votes, "
-          f"{db.stat().st_size / 1e6:,.0f} MB file)")
+          f"{size})")
 
     print(f"peak memory so far (generation + import)  {_peak_gb():.2f} GB")
     store.fold()
@@ -125,9 +131,9 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
-def score_only(db: Path) -> None:
+def score_only(db: str) -> None:
     """Child process: time store -> swap scores, print one JSON line."""
-    store = open_store(db)
+    store = open_store(db if db.startswith("postgresql://") else Path(db))
     t = time.perf_counter()
     coded = load_votes(store)
     t_load = time.perf_counter() - t
@@ -140,6 +146,6 @@ def score_only(db: Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--score-db":
-        score_only(Path(sys.argv[2]))
+        score_only(sys.argv[2])
     else:
         main()

@@ -89,6 +89,29 @@ class PostgresStore(Store):
         as on the file: see :meth:`Store.snapshot`)."""
         return self._snapshot_of(postgres.TABLES)
 
+    def live_vote_codes(self) -> dict[str, Any]:
+        """:func:`.queries.live_vote_codes` read from the server directly (no DuckDB copy of every table)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        with self._mutex:
+            subjects, votes = postgres.vote_code_tables(self._con)
+        subjects = subjects.take(pc.sort_indices(subjects, [("subject", "ascending")]))
+        users = pc.unique(votes["user_id"])
+        users = users.take(pc.sort_indices(users))
+        s_code = pc.index_in(votes["subject"], value_set=subjects["subject"])
+        known = pc.is_valid(s_code)   # votes on subjects since deleted are left out, as by the join on the file
+        votes, s_code = votes.filter(known), s_code.filter(known)
+        # users who voted only on deleted subjects stay in the list, as in the file's query
+        u_code = pc.index_in(votes["user_id"], value_set=users)
+        return {"u_code": u_code.to_numpy().astype(np.int32), "s_code": s_code.to_numpy().astype(np.int32),
+                "answer": votes["answer"].to_numpy(), "seq": votes["seq"].to_numpy(),
+                "t_us": votes["created_at"].cast(pa.int64()).to_numpy(),
+                "subjects": np.asarray(subjects["subject"].to_pylist(), dtype=object),
+                "labels": subjects["label"].to_numpy().astype(np.int8),
+                "users": np.asarray(users.to_pylist(), dtype=object)}
+
     def _ensure_schema(self) -> None:
         with self._mutex:
             postgres.apply_pg_migrations(self._con)

@@ -101,7 +101,15 @@ def live_vote_codes(store: Store) -> dict[str, np.ndarray]:
     Keys: ``subjects`` (ids, sorted), ``labels`` (per subject), ``users`` (ids, sorted), and per
     vote ``u_code``, ``s_code`` (positions in ``users`` and ``subjects``), ``answer``, ``t_us``
     (created_at in microseconds since 1970) and ``seq``; votes in no particular order.
+    A PostgreSQL store reads them from the server itself (``PostgresStore.live_vote_codes``).
     """
+    if hasattr(store, "live_vote_codes"):
+        return store.live_vote_codes()
+    return snapshot_vote_codes(store)
+
+
+def snapshot_vote_codes(store: Store) -> dict[str, np.ndarray]:
+    """:func:`live_vote_codes` through a snapshot's views, on either backend."""
     with store.snapshot() as con:
         subj = con.execute(_CODED_SUBJECTS).fetchnumpy()
         users = con.execute(_CODED_USERS).fetchnumpy()["user_id"]

@@ -116,3 +116,31 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty(tmp_path, pg_url):
     target = open_store(pg_url)
     assert sum(table_rows(target).values()) == 0  # subjects, votes, ... copied before it were rolled back
     target.close()
+
+
+def test_scoring_read_from_the_server_equals_the_snapshot_read(pg_url, monkeypatch):
+    """The votes for scoring come straight from the server in text blocks; they must be the votes,
+    codes, times and order keys that the snapshot's views give, also for awkward ids and across blocks."""
+    import numpy as np
+
+    from lensfinder_nb.store import postgres, queries
+
+    monkeypatch.setattr(postgres, "_BLOCK_VOTES", 3)  # many blocks from a few votes
+    store = open_store(pg_url)
+    try:
+        ids = ["plain", 'quo"te', "com,ma", "spa ce", "ünï", "back\\slash", "zeta"]
+        store.add_subjects(pd.DataFrame({"subject": ids, "label": [1, 0, -1, 1, 0, -1, -1]}))
+        users = ["ada", "b,ob", 'c"y', "dän"]
+        for k in range(40):
+            vote = store.add_vote(users[k % 4], ids[k % 7], k % 2,
+                                  created_at=f"2026-03-01T10:{k // 10:02d}:{k % 10:02d}.{k:06d}")
+            if k % 9 == 0:
+                store.retract_vote(vote, users[k % 4])
+        fast, slow = queries.live_vote_codes(store), queries.snapshot_vote_codes(store)
+    finally:
+        store.close()
+    for key in ("subjects", "users"):
+        assert list(fast[key]) == list(slow[key])
+    assert np.array_equal(fast["labels"], slow["labels"])
+    rows = lambda c: sorted(zip(*(np.asarray(c[k]).tolist() for k in ("seq", "u_code", "s_code", "answer", "t_us"))))
+    assert rows(fast) == rows(slow) and len(rows(fast)) == 40 - 5
