@@ -33,7 +33,8 @@ __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "vot
            "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores", "newest_model_scores",
            "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
-           "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record"]
+           "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record", "comments_by_user",
+           "subject_image"]
 
 
 def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:
@@ -305,3 +306,20 @@ def comment_record(store: Store, comment_id: str) -> pd.DataFrame:
     """The post ``comment_id`` (no row if unknown); columns of :func:`thread`."""
     return _frame(store, f"SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id) "
                          "WHERE c.comment_id = ?", [comment_id])
+
+
+def subject_image(store: Store, subject: str) -> str | None:
+    """The display image reference of ``subject`` ("" when it has none), None for an unknown subject.
+
+    Only the picture: a page that shows one subject must not hold its label.
+    """
+    with store._reader_raw() as con:
+        row = con.execute("SELECT coalesce(image, '') FROM subjects WHERE subject = ?", [subject]).fetchone()
+    return None if row is None else row[0]
+
+
+def comments_by_user(store: Store, user_id: str) -> pd.DataFrame:
+    """The posts of ``user_id`` on every thread, newest first; columns of :func:`thread`."""
+    return _frame(store, f"""
+        SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id)
+        WHERE c.user_id = ? ORDER BY c.created_at DESC, c.comment_id DESC""", [user_id])
