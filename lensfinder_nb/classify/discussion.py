@@ -30,7 +30,7 @@ from ..errors import InvalidInput
 
 __all__ = ["MAX_COMMENT_CHARS", "MODERATOR_ROLES", "SUGGESTED_TAGS", "CommentError", "hashtags", "tag_text",
            "check_comment", "normalise_tag", "newest_first", "filter_by_tag", "may_open_thread", "is_moderator",
-           "visible_text"]
+           "visible_text", "tags_per_subject"]
 
 #: the longest post, in characters (a thread is for short remarks; a paper goes elsewhere)
 MAX_COMMENT_CHARS = 1000
@@ -126,3 +126,24 @@ def visible_text(body: str, hidden: bool, moderator: bool) -> str | None:
     if hidden and not moderator:
         return None
     return body
+
+
+def tags_per_subject(comments: pd.DataFrame) -> pd.DataFrame:
+    """One row per subject of ``comments`` (columns of a thread): its posts, its distinct tags
+    (sorted, space-separated) and its newest post time, most discussed first.
+
+    >>> df = pd.DataFrame({"subject": ["a", "a", "b"], "tags": ["arc", "ring arc", ""],
+    ...                    "created_at": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"])})
+    >>> tags_per_subject(df)[["subject", "n_comments", "tags"]].values.tolist()
+    [['a', 2, 'arc ring'], ['b', 1, '']]
+    """
+    if comments.empty:
+        return pd.DataFrame({"subject": [], "n_comments": [], "tags": [], "last_post": []})
+    grouped = comments.groupby("subject", sort=False)
+    out = pd.DataFrame({
+        "n_comments": grouped.size(),
+        "tags": grouped["tags"].agg(lambda col: tag_text(sorted({t for s in col.fillna("") for t in s.split()}))),
+        "last_post": grouped["created_at"].max(),
+    }).reset_index()
+    return out.sort_values(["n_comments", "last_post", "subject"], ascending=[False, False, True],
+                           kind="stable").reset_index(drop=True)
