@@ -323,6 +323,8 @@ class TeacherView(w.VBox):
                               status=t(f"teacher.status.{r.status}")))]
             if not pd.isna(r.machine_score):
                 lines.append(escape(t("teacher.candidates.machine", score=f"{r.machine_score:.2f}")))
+            lines.append(f"<a class='lf-discuss' href=\"{escape(self.thread_link(str(r.subject)))}\" "
+                         f"target='_blank'>{escape(t('teacher.discussion.open'))}</a>")
             data = personal.thumbnail(self.store.settings.data_dir, r.image)
             pic = (w.Image(value=data, format="jpeg", layout=w.Layout(width="140px", height="140px")) if data
                    else w.HTML("<div style='width:140px;height:140px'></div>"))

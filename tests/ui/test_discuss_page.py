@@ -170,6 +170,9 @@ def test_teacher_searches_threads_by_hashtag(store, xss_person):
     assert "1 comments tagged #arc" in out and "S008" in out and "S010" not in out
     assert "&lt;script&gt;" in out and "<script>" not in out and "&lt;img src=x" in out
     assert f"discuss.ipynb?key={key}&amp;subject=S008" in out
+    store.add_vote(xss_person.user_id, "S008", 1)
+    view.load()  # the candidates' cards link to their threads with the teacher key
+    assert f"discuss.ipynb?key={key}&amp;subject=S008" in texts(view.gallery)
     view.tag_box.value = "two words"
     assert "Type one hashtag" in view.tag_results.value
     view.tag_box.value = "lens"
