@@ -260,14 +260,16 @@ def mock_backgrounds(store: Store) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- discussion threads
 _COMMENT_COLUMNS = """c.comment_id, c.subject, c.user_id, coalesce(nullif(u.display_name, ''), c.user_id) AS name,
-       c.body, c.tags, c.created_at, c.hidden_at, c.hidden_by"""
+       c.body, c.tags, c.created_at, c.hidden_at, c.hidden_by,
+       (SELECT coalesce(nullif(h.display_name, ''), h.user_id) FROM users h WHERE h.user_id = c.hidden_by)
+           AS hidden_by_name"""
 
 
 def thread(store: Store, subject: str) -> pd.DataFrame:
     """Every post on ``subject`` (hidden ones too: the caller decides what a reader sees), newest first.
 
     Columns: comment_id, subject, user_id, name (display name, else the user id), body, tags
-    (space-separated), created_at, hidden_at (NULL unless hidden), hidden_by.
+    (space-separated), created_at, hidden_at (NULL unless hidden), hidden_by, hidden_by_name.
     """
     return _frame(store, f"""
         SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id)

@@ -65,7 +65,7 @@ def test_discussion_in_a_browser(tmp_path):
         # the teacher hides it
         page.goto(f"{base}/voila/render/discuss.ipynb?key={key}&subject={SUBJECT}", timeout=90_000)
         page.get_by_role("button", name="Hide", exact=True).click(timeout=90_000)
-        page.get_by_text("hidden by teacher").wait_for(timeout=30_000)
+        page.get_by_text("hidden by Teacher").wait_for(timeout=30_000)
         assert store.thread(SUBJECT)["hidden_by"].tolist() == ["teacher"]
 
         # its author no longer reads it

@@ -111,7 +111,7 @@ def test_newest_first_and_a_moderator_hides_for_everyone_else(store):
     tview = view_of(teacher)
     assert len(buttons(tview, "Hide")) == 2
     tview.hide(first)
-    assert "older #ring" in texts(tview) and "hidden by teacher" in texts(tview)  # moderators still read it
+    assert "older #ring" in texts(tview) and "hidden by Teacher" in texts(tview)  # moderators still read it
     assert len(buttons(tview, "Hide")) == 1
     seen_by_bob = texts(view_of(discuss_page(query(bob, "S001"), store)))
     assert "older #ring" not in seen_by_bob and "hidden by a moderator" in seen_by_bob
