@@ -32,7 +32,8 @@ from .validation import SUBJECT_COLUMNS, StoreError
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations", "pg_schema_version",
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
-           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "subject_id_set", "vote_is_by", "load_snapshot", "count_rows",
+           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "subject_id_set", "vote_is_by",
+           "load_snapshot", "count_rows",
            "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 
 #: what psycopg raises for SQL the server cannot run or a server it cannot reach

@@ -33,8 +33,8 @@ __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "vot
            "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores", "newest_model_scores",
            "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
-           "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record", "comments_by_user",
-           "subject_image"]
+           "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record",
+           "comments_by_user", "subject_image"]
 
 
 def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:

@@ -67,7 +67,8 @@ def post_html(row, t, moderator: bool) -> str:
     meta = f"<b class='lf-name'>{escape(str(row.name))}</b> · {escape(when)} UTC"
     if text is None:
         return f"<div class='lf-post lf-hidden'><i>{escape(t('discuss.hidden_placeholder'))}</i></div>"
-    note = f" · <i>{escape(t('discuss.hidden_note', by=str(row.hidden_by_name or row.hidden_by)))}</i>" if hidden else ""
+    by = str(row.hidden_by_name or row.hidden_by)
+    note = f" · <i>{escape(t('discuss.hidden_note', by=by))}</i>" if hidden else ""
     css = "lf-post lf-hidden" if hidden else "lf-post"
     return (f"<div class='{css}'><div class='lf-meta'>{meta}{note}</div>"
             f"<div class='lf-body'>{escape(text)}</div></div>")

@@ -180,8 +180,8 @@ class TeacherView(w.VBox):
         self.import_status = w.HTML()
         self.refresh_button = w.Button(description=t("teacher.refresh"), icon="refresh")
         self.tag_counts = w.HTML()
-        self.tag_box = w.Text(description=t("teacher.discussion.search"), placeholder=t("teacher.discussion.placeholder"),
-                              continuous_update=False)
+        self.tag_box = w.Text(description=t("teacher.discussion.search"),
+                              placeholder=t("teacher.discussion.placeholder"), continuous_update=False)
         self.tag_button = w.Button(description=t("teacher.discussion.button"), icon="search")
         self.tag_results = w.HTML()
         search = frame.guard("what.discuss_search")(lambda _=None: self.search_tag(self.tag_box.value))
