@@ -317,6 +317,15 @@ class ClassifySession:
         self._advance()
 
     # ------------------------------------------------------------------ favourites and comments
+    def post_comment(self, text: str) -> str | None:
+        """Post ``text`` to the thread of the subject on screen; its id, or None when nothing is shown.
+
+        Raises :class:`~lensfinder_nb.classify.discussion.CommentError` for text that cannot be posted.
+        """
+        if self.current is None:
+            return None
+        return self.store.post_comment(self.user, self.current.subject, text)
+
     def annotate(self, *, favourite: bool | None = None, comment: str | None = None) -> None:
         if self.current is not None:
             self.store.annotate(self.user, self.current.subject, favourite=favourite, comment=comment)

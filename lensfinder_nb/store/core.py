@@ -335,6 +335,55 @@ class Store:
         with self.transaction() as con:
             return writes.insert_user(con, user_id, str(display_name), key_hash, role)
 
+    # ------------------------------------------------------------------ discussion threads
+    def post_comment(self, user: str, subject: str, text: str) -> str:
+        """Add a post to ``subject``'s thread and return its id.
+
+        The text is trimmed and checked (:func:`~lensfinder_nb.classify.discussion.check_comment`:
+        :class:`~lensfinder_nb.classify.discussion.CommentError` says why, nothing is stored); its
+        hashtags are stored with it.  A rare write: one transaction, no journal.
+        """
+        from ..classify.discussion import check_comment, hashtags, tag_text
+
+        user, subject = check_id("user", user), self._check_subject(subject)
+        body = check_comment(text)
+        row = {"comment_id": uuid.uuid4().hex, "user_id": user, "subject": subject, "body": body,
+               "tags": tag_text(hashtags(body)), "created_at": parse_timestamp(None).isoformat()}
+        with self.transaction() as con:
+            self.sql_writes.insert_comment(con, row)
+        return row["comment_id"]
+
+    def hide_comment(self, comment_id: str, moderator: str) -> bool:
+        """Hide a post; ``moderator`` must be a stored person with the teacher or expert role.
+
+        Returns True when hidden now, False when it was hidden already (the first hiding is
+        kept); raises :class:`StoreError` for an unknown post or a person who may not hide.
+        """
+        from ..classify.discussion import is_moderator
+
+        comment_id, moderator = check_id("comment", comment_id), check_id("user", moderator)
+        with self.transaction() as con:
+            if not is_moderator(self.sql_writes.user_role(con, moderator)):
+                raise StoreError(f"{moderator!r} may not hide comments (only a teacher or an expert)")
+            done = self.sql_writes.hide_comment(con, comment_id, moderator, parse_timestamp(None).isoformat())
+        if done is None:
+            raise StoreError(f"no comment {comment_id!r}")
+        return done
+
+    def thread(self, subject: str) -> pd.DataFrame:
+        """Every post on ``subject``, newest first, hidden ones included (:func:`.queries.thread`)."""
+        return queries.thread(self, check_id("subject", subject))
+
+    def search_comments(self, tag: str, include_hidden: bool = False) -> pd.DataFrame:
+        """Posts with hashtag ``tag`` (``#Arc`` and ``arc`` are the same), newest first."""
+        from ..classify.discussion import normalise_tag
+
+        return queries.comments_tagged(self, normalise_tag(tag), include_hidden)
+
+    def hashtag_counts(self, include_hidden: bool = False) -> pd.DataFrame:
+        """Posts and subjects per hashtag, most used first (tag, n_comments, n_subjects)."""
+        return queries.hashtag_counts(self, include_hidden)
+
     def get_setting(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default`` if it was never set."""
         found, value = queries.setting(self, key)

@@ -33,14 +33,15 @@ __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations
            "vote_code_tables",
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
-           "insert_user", "put_setting", "subject_id_set", "vote_is_by", "load_snapshot", "count_rows",
+           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "subject_id_set", "vote_is_by",
+           "load_snapshot", "count_rows",
            "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 
 #: what psycopg raises for SQL the server cannot run or a server it cannot reach
 DatabaseError = psycopg.Error
 
 #: the tables of a store, in an order that a copy can insert them
-TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings")
+TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments")
 
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
@@ -114,6 +115,19 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
     """),
     (5, "votes by user", """
         CREATE INDEX votes_user ON votes (user_id);
+    """),
+    (6, "discussion threads", """
+        CREATE TABLE comments (
+            comment_id  TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            body        TEXT NOT NULL,
+            tags        TEXT NOT NULL DEFAULT '',
+            created_at  TIMESTAMP NOT NULL,
+            hidden_at   TIMESTAMP,
+            hidden_by   TEXT
+        );
+        CREATE INDEX comments_subject ON comments (subject);
     """),
 ]
 
@@ -320,6 +334,30 @@ def put_setting(con: psycopg.Connection, key: str, value: Any) -> None:
     """Store ``value`` (JSON-serialisable) under ``key``."""
     con.execute("INSERT INTO settings VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [key, json.dumps(value)])
+
+
+def insert_comment(con: psycopg.Connection, row: dict) -> None:
+    """One discussion post (comment_id, user_id, subject, body, tags, created_at)."""
+    con.execute("INSERT INTO comments (comment_id, user_id, subject, body, tags, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [row["comment_id"], row["user_id"], row["subject"], row["body"], row["tags"], row["created_at"]])
+
+
+def user_role(con: psycopg.Connection, user_id: str) -> str | None:
+    """The stored role of ``user_id``, None for nobody."""
+    row = con.execute("SELECT role FROM users WHERE user_id = %s", [user_id]).fetchone()
+    return None if row is None else row[0]
+
+
+def hide_comment(con: psycopg.Connection, comment_id: str, by: str, at: str) -> bool | None:
+    """Hide a post once: True when hidden now, False when it was hidden already, None when unknown."""
+    row = con.execute("SELECT hidden_at FROM comments WHERE comment_id = %s FOR UPDATE", [comment_id]).fetchone()
+    if row is None:
+        return None
+    if row[0] is not None:
+        return False
+    con.execute("UPDATE comments SET hidden_at = %s, hidden_by = %s WHERE comment_id = %s", [at, by, comment_id])
+    return True
 
 
 def subject_id_set(con: psycopg.Connection) -> set[str]:

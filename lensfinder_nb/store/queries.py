@@ -33,7 +33,8 @@ __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "vot
            "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores", "newest_model_scores",
            "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
-           "subject_id_set"]
+           "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record",
+           "comments_by_user", "subject_image"]
 
 
 def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:
@@ -263,3 +264,72 @@ def mock_backgrounds(store: Store) -> pd.DataFrame:
         WHERE label = 0 AND cube IS NOT NULL AND kind NOT LIKE 'lookalike:%' AND kind NOT LIKE 'artefact:%'
           AND kind <> 'mock' AND cube NOT LIKE 'mock:%'
         ORDER BY subject""")
+
+
+# ---------------------------------------------------------------------- discussion threads
+_COMMENT_COLUMNS = """c.comment_id, c.subject, c.user_id, coalesce(nullif(u.display_name, ''), c.user_id) AS name,
+       c.body, c.tags, c.created_at, c.hidden_at, c.hidden_by,
+       (SELECT coalesce(nullif(h.display_name, ''), h.user_id) FROM users h WHERE h.user_id = c.hidden_by)
+           AS hidden_by_name"""
+
+
+def thread(store: Store, subject: str) -> pd.DataFrame:
+    """Every post on ``subject`` (hidden ones too: the caller decides what a reader sees), newest first.
+
+    Columns: comment_id, subject, user_id, name (display name, else the user id), body, tags
+    (space-separated), created_at, hidden_at (NULL unless hidden), hidden_by, hidden_by_name.
+    """
+    return _frame(store, f"""
+        SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id)
+        WHERE c.subject = ? ORDER BY c.created_at DESC, c.comment_id DESC""", [subject])
+
+
+def comments_tagged(store: Store, tag: str, include_hidden: bool = False) -> pd.DataFrame:
+    """Posts carrying the (already normalised) hashtag ``tag``, newest first; columns of :func:`thread`."""
+    hidden = "" if include_hidden else "AND c.hidden_at IS NULL"
+    return _frame(store, f"""
+        SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id)
+        WHERE list_contains(string_split(c.tags, ' '), ?) {hidden}
+        ORDER BY c.created_at DESC, c.comment_id DESC""", [tag])
+
+
+def hashtag_counts(store: Store, include_hidden: bool = False) -> pd.DataFrame:
+    """Each hashtag with the posts and subjects carrying it, most used first.
+
+    Columns: tag, n_comments, n_subjects.
+    """
+    hidden = "" if include_hidden else "WHERE hidden_at IS NULL"
+    return _frame(store, f"""
+        SELECT tag, count(*) AS n_comments, count(DISTINCT subject) AS n_subjects
+        FROM (SELECT subject, unnest(string_split(tags, ' ')) AS tag FROM comments {hidden})
+        WHERE tag <> ''
+        GROUP BY tag ORDER BY n_comments DESC, tag""")
+
+
+def has_live_vote(store: Store, user_id: str, subject: str) -> bool:
+    """Whether ``user_id`` has a vote on ``subject`` that was not taken back."""
+    return bool(_frame(store, "SELECT count(*) AS n FROM votes WHERE user_id = ? AND subject = ? "
+                              "AND retracted_at IS NULL", [user_id, subject])["n"].iloc[0])
+
+
+def comment_record(store: Store, comment_id: str) -> pd.DataFrame:
+    """The post ``comment_id`` (no row if unknown); columns of :func:`thread`."""
+    return _frame(store, f"SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id) "
+                         "WHERE c.comment_id = ?", [comment_id])
+
+
+def subject_image(store: Store, subject: str) -> str | None:
+    """The display image reference of ``subject`` ("" when it has none), None for an unknown subject.
+
+    Only the picture: a page that shows one subject must not hold its label.
+    """
+    with store._reader_raw() as con:
+        row = con.execute("SELECT coalesce(image, '') FROM subjects WHERE subject = ?", [subject]).fetchone()
+    return None if row is None else row[0]
+
+
+def comments_by_user(store: Store, user_id: str) -> pd.DataFrame:
+    """The posts of ``user_id`` on every thread, newest first; columns of :func:`thread`."""
+    return _frame(store, f"""
+        SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id)
+        WHERE c.user_id = ? ORDER BY c.created_at DESC, c.comment_id DESC""", [user_id])

@@ -19,7 +19,8 @@ from .validation import SUBJECT_COLUMNS, StoreError
 
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
-           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "count_votes", "insert_table"]
+           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "count_votes", "insert_table",
+           "insert_comment", "hide_comment", "user_role"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -143,7 +144,30 @@ def put_setting(con: Connection, key: str, value: Any) -> None:
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
 
 
-_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings")
+def insert_comment(con: Connection, row: dict) -> None:
+    """One discussion post (comment_id, user_id, subject, body, tags, created_at)."""
+    con.execute("INSERT INTO comments (comment_id, user_id, subject, body, tags, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [row["comment_id"], row["user_id"], row["subject"], row["body"], row["tags"], row["created_at"]])
+
+
+def user_role(con: Connection, user_id: str) -> str | None:
+    """The stored role of ``user_id``, None for nobody."""
+    row = con.execute("SELECT role FROM users WHERE user_id = ?", [user_id]).fetchone()
+    return None if row is None else row[0]
+
+
+def hide_comment(con: Connection, comment_id: str, by: str, at: str) -> bool | None:
+    """Hide a post once: True when hidden now, False when it was hidden already, None when unknown."""
+    row = con.execute("SELECT hidden_at FROM comments WHERE comment_id = ?", [comment_id]).fetchone()
+    if row is None:
+        return None
+    if row[0] is not None:
+        return False
+    con.execute("UPDATE comments SET hidden_at = ?, hidden_by = ? WHERE comment_id = ?", [at, by, comment_id])
+    return True
+
+
+_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments")
 
 
 def insert_table(con: Connection, table: str, frame: pd.DataFrame) -> None:

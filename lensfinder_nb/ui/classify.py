@@ -17,7 +17,7 @@ from ipyevents import Event
 
 from ..i18n import Translator
 from ..classify.session import STRETCHES, ZOOMS, ClassifySession, Feedback
-from .common import ErrorArea, guarded
+from .common import ErrorArea, escape, guarded
 
 __all__ = ["ClassifyView", "KEYS"]
 
@@ -59,13 +59,17 @@ class ClassifyView(w.VBox):
     """Widgets for one :class:`ClassifySession`; ``feedback`` False hides right/wrong.
 
     ``on_vote(feedback)`` runs after each stored vote, ``on_undo(vote_id)`` after a vote is
-    taken back (the page's own bookkeeping, e.g. the practice round's tally).
+    taken back (the page's own bookkeeping, e.g. the practice round's tally).  ``discuss_link(subject)``
+    gives the address of a subject's discussion: after a vote the view links to the thread of the
+    image just classified (none in the practice round).  A comment typed here is a post in the thread
+    of the image on screen (:meth:`save_comment`).
     """
 
     def __init__(self, session: ClassifySession, t: Translator | None = None, *, feedback: bool = True,
                  errors: ErrorArea | None = None, guide: w.Widget | None = None,
                  on_vote: Callable[[Feedback], None] | None = None,
-                 on_undo: Callable[[str], None] | None = None) -> None:
+                 on_undo: Callable[[str], None] | None = None,
+                 discuss_link: Callable[[str], str] | None = None) -> None:
         self.session = session
         self.t = t or Translator()
         self.show_feedback = feedback
@@ -103,6 +107,8 @@ class ClassifyView(w.VBox):
         self.comment_button = w.Button(description=t_("classify.comment_save"))
         self.notice = w.HTML()
         self.feedback = w.HTML()
+        self.discuss = w.HTML()
+        self._discuss_link = discuss_link
         self.counter = w.HTML()
         self.keys_help = w.HTML(f"<span class='lf-keys'>{t_('classify.keys')}</span>",
                                 layout=w.Layout(width="404px"))
@@ -131,7 +137,8 @@ class ClassifyView(w.VBox):
         self.mouse.on_dom_event(guard(self._on_mouse))
         self.keyboard = Event(source=self.area, watched_events=["keydown"])
         self.keyboard.on_dom_event(guard(self._on_key))
-        side = w.VBox([self.counter, self.feedback, self.notice, w.HBox([self.comment, self.comment_button])],
+        side = w.VBox([self.counter, self.feedback, self.discuss, self.notice,
+                       w.HBox([self.comment, self.comment_button])],
                       layout=w.Layout(margin="0 0 0 1.5em"))
         children = [w.HTML(_CSS), self.errors, w.HBox([self.area, side])]
         if guide is not None:
@@ -273,6 +280,7 @@ class ClassifyView(w.VBox):
         self.show_current()
         self.last_feedback = fb
         self.feedback.value = self._feedback_html(fb) if self.show_feedback else ""
+        self._show_discuss_link(fb.subject)
         if self._on_vote is not None:
             self._on_vote(fb)
         return fb
@@ -305,6 +313,7 @@ class ClassifyView(w.VBox):
             self.undo_button.disabled = True
             return
         self.feedback.value = f"<span class='lf-keys'>{self.t('classify.undone')}</span>"
+        self.discuss.value = ""  # the vote is gone, and with it the way into the thread
         self.marks = []
         self.show_current()
         if self._on_undo is not None:
@@ -314,11 +323,26 @@ class ClassifyView(w.VBox):
         self.session.annotate(favourite=bool(change["new"]))
         self.notice.value = self.t("classify.favourite_saved" if change["new"] else "classify.favourite_removed")
 
-    def save_comment(self) -> None:
-        text = self.comment.value.strip()
-        if not text:
+    def _show_discuss_link(self, subject: str) -> None:
+        if self._discuss_link is None:
             return
-        self.session.annotate(comment=text)
-        self.comment.value = ""
-        self.notice.value = self.t("classify.comment_saved")
+        href = escape(self._discuss_link(subject))
+        self.discuss.value = (f"<a class='lf-discuss' href=\"{href}\" target='_blank'>"
+                              f"{escape(self.t('discuss.link'))} ({escape(subject)})</a>")
+
+    def save_comment(self) -> None:
+        """Post the box's text to the thread of the image on screen (a clear message when it cannot be)."""
+        from ..classify.discussion import MAX_COMMENT_CHARS, CommentError
+
+        if not self.comment.value.strip():
+            return
+        try:
+            posted = self.session.post_comment(self.comment.value)
+        except CommentError as exc:
+            self.notice.value = (f"<span class='lf-wrong'>"
+                                 f"{escape(self.t('discuss.error.' + exc.key, n=MAX_COMMENT_CHARS))}</span>")
+            return
+        if posted:
+            self.comment.value = ""
+            self.notice.value = self.t("classify.comment_saved")
 

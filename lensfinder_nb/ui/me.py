@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..classify import personal
 from ..settings import Settings
-from ..store import Store
+from ..store import Store, queries
 from .common import escape
 from .frame import PageFrame, open_page
 
@@ -99,6 +99,7 @@ class MeView(w.VBox):
         self.metrics = personal.my_metrics(self.votes)
         self.rank = personal.contribution_rank(store, self.user_id)
         self.annotations = personal.my_annotations(store, self.user_id)
+        self.posts = queries.comments_by_user(store, self.user_id)
         self._draw_summary()
         self._draw_scores()
         self._draw_plot()
@@ -186,6 +187,9 @@ class MeView(w.VBox):
                          + " · " + verdict)
         if not pd.isna(r.retracted_at):
             lines.append(f"<i>{escape(t('me.history.retracted'))}</i>")
+        else:  # after a vote, the image's thread is open to its voter
+            lines.append(f"<a class='lf-discuss' href=\"{escape(self.frame.link('discuss', subject=str(r.subject)))}\" "
+                         f"target='_blank'>{escape(t('me.history.discuss'))}</a>")
         lines.append(f"<small>{escape(pd.Timestamp(r.created_at).strftime('%Y-%m-%d %H:%M'))}</small>")
         data = personal.thumbnail(self.frame.store.settings.data_dir, r.image)
         pic = (w.Image(value=data, format="jpeg", layout=w.Layout(width="120px", height="120px")) if data
@@ -199,7 +203,7 @@ class MeView(w.VBox):
     def _draw_notes(self) -> None:
         t, notes = self.t, self.annotations
         keep = notes[notes["favourite"] | (notes["comment"].str.len() > 0)]
-        if keep.empty:
+        if keep.empty and self.posts.empty:
             self.notes.value = escape(t("me.notes.empty"))
             return
         items = []
@@ -207,6 +211,12 @@ class MeView(w.VBox):
             star = f" ★ {escape(t('me.notes.favourite'))}" if r.favourite else ""
             comment = f": {escape(str(r.comment))}" if r.comment else ""
             items.append(f"<li><b>{escape(str(r.subject))}</b>{star}{comment}</li>")
+        for r in self.posts.itertuples(index=False):  # posts in discussions (a hidden one stays hidden)
+            text = (f"<i>{escape(t('discuss.hidden_placeholder'))}</i>" if not pd.isna(r.hidden_at)
+                    else escape(str(r.body)))
+            href = escape(self.frame.link("discuss", subject=str(r.subject)))
+            items.append(f"<li><b>{escape(str(r.subject))}</b> (<a href=\"{href}\" target='_blank'>"
+                         f"{escape(t('me.history.discuss'))}</a>): {text}</li>")
         self.notes.value = "<ul class='lf-notes'>" + "".join(items) + "</ul>"
 
     def _draw_download(self) -> None:

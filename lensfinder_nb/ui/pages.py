@@ -10,7 +10,7 @@ from ..settings import Settings
 from .common import escape
 from .frame import PageFrame, open_page
 
-__all__ = ["classify_page", "tutorial_page", "PRACTICE_ROUND"]
+__all__ = ["classify_page", "tutorial_page", "discuss_page", "PRACTICE_ROUND"]
 
 PRACTICE_ROUND = 10
 
@@ -40,10 +40,18 @@ def classify_page(query: str | None = None, settings: Settings | None = None) ->
                 store, frame.identity.user_id, session_id=uuid.uuid4().hex[:12],
                 rate_scale=classroom.training_rate_scale, routing=classroom.routing)
         guide = FieldGuide(frame.settings.data_dir, frame.t)
-        frame.view = ClassifyView(session, frame.t, feedback=classroom.feedback, errors=frame.errors, guide=guide)
+        frame.view = ClassifyView(session, frame.t, feedback=classroom.feedback, errors=frame.errors, guide=guide,
+                                  discuss_link=lambda subject: frame.link("discuss", subject=subject))
         frame.body.children = [frame.signed_in_banner(), frame.view]
 
     return open_page("classify", render, query_string=query, settings=settings)
+
+
+def discuss_page(query: str | None = None, settings: Settings | None = None) -> PageFrame:
+    """One image's discussion (``discuss.ipynb?subject=<id>``): see :mod:`lensfinder_nb.ui.discuss`."""
+    from .discuss import discuss_page as page
+
+    return page(query, settings=settings)
 
 
 def tutorial_page(query: str | None = None, settings: Settings | None = None) -> PageFrame:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import urllib.parse
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from ..store import Store, StoreError, queries
 from .common import escape
 from .frame import PageFrame, open_page
 
-__all__ = ["teacher_page", "TeacherView", "class_table", "activity", "top_candidates", "import_vote_file"]
+__all__ = ["teacher_page", "TeacherView", "class_table", "activity", "top_candidates", "import_vote_file",
+           "tagged_comments_html"]
 GRID_OPTIONS = {"defaultColDef": {"sortable": True, "filter": True, "resizable": True},
                 "animateRows": True}
 _CSS = """<style>
@@ -115,6 +117,18 @@ def import_vote_file(store: Store, name: str, content: bytes) -> tuple[int, int]
     return n_new, int(frame["vote_id"].nunique()) - n_new
 
 
+def tagged_comments_html(found: pd.DataFrame, t, thread_link) -> str:
+    """Posts found by a hashtag search as an escaped list: subject (a link to its thread), name, text."""
+    items = []
+    for r in found.itertuples(index=False):
+        when = pd.Timestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
+        items.append(f"<li><b>{escape(str(r.subject))}</b> (<a href=\"{escape(thread_link(str(r.subject)))}\" "
+                     f"target='_blank'>{escape(t('teacher.discussion.open'))}</a>) · "
+                     f"<span class='lf-name'>{escape(str(r.name))}</span> · {escape(when)}: "
+                     f"<span class='lf-body'>{escape(str(r.body))}</span></li>")
+    return "<ul class='lf-found'>" + "".join(items) + "</ul>"
+
+
 # ---------------------------------------------------------------------- page
 def teacher_page(query_string: str | None = None, store: Store | None = None,
                  settings: Settings | None = None) -> PageFrame:
@@ -165,6 +179,14 @@ class TeacherView(w.VBox):
         self.uploader = w.FileUpload(accept=".csv,text/csv", multiple=False, description=t("teacher.import.button"))
         self.import_status = w.HTML()
         self.refresh_button = w.Button(description=t("teacher.refresh"), icon="refresh")
+        self.tag_counts = w.HTML()
+        self.tag_box = w.Text(description=t("teacher.discussion.search"),
+                              placeholder=t("teacher.discussion.placeholder"), continuous_update=False)
+        self.tag_button = w.Button(description=t("teacher.discussion.button"), icon="search")
+        self.tag_results = w.HTML()
+        search = frame.guard("what.discuss_search")(lambda _=None: self.search_tag(self.tag_box.value))
+        self.tag_button.on_click(search)
+        self.tag_box.observe(search, names="value")
         self._load_settings()
         for widget, key in ((self.feedback, "feedback"), (self.rate, "training_rate_scale"),
                             (self.routing, "routing")):
@@ -180,6 +202,8 @@ class TeacherView(w.VBox):
             w.HBox([h("teacher.section.class"), self.refresh_button]), self.class_summary, self.grid_box,
             h("teacher.section.activity"), self.per, self.plot_box,
             h("teacher.section.candidates"), self.method, self.candidates_note, self.gallery,
+            h("teacher.section.discussion"), self.tag_counts, w.HBox([self.tag_box, self.tag_button]),
+            self.tag_results,
             h("teacher.section.settings"), self.feedback, self.rate, self.routing, self.settings_status,
             h("teacher.section.import"), w.HTML(f"<small>{t('teacher.import.help')}</small>"),
             self.uploader, self.import_status,
@@ -192,6 +216,41 @@ class TeacherView(w.VBox):
         self._draw_class()
         self._draw_activity()
         self._draw_candidates()
+        self._draw_tag_counts()
+
+    def _draw_tag_counts(self) -> None:
+        counts = self.store.hashtag_counts().head(15)
+        if counts.empty:
+            self.tag_counts.value = escape(self.t("teacher.discussion.none_yet"))
+            return
+        tags = ", ".join(f"#{r.tag} ({r.n_comments})" for r in counts.itertuples(index=False))
+        self.tag_counts.value = escape(self.t("teacher.discussion.counts", tags=tags))
+
+    def thread_link(self, subject: str) -> str:
+        """The teacher's link to ``subject``'s discussion (the teacher key opens every thread)."""
+        query = urllib.parse.urlencode({"key": self.frame.params.get("key", ""), "subject": subject,
+                                        "lang": self.t.lang})
+        return f"/voila/render/discuss.ipynb?{query}"
+
+    def search_tag(self, text: str) -> None:
+        """List the visible posts carrying the hashtag ``text`` (a clear message for a bad tag)."""
+        from ..classify.discussion import CommentError, normalise_tag
+
+        t = self.t
+        if not str(text).strip():
+            self.tag_results.value = ""
+            return
+        try:
+            tag = normalise_tag(text)
+        except CommentError:
+            self.tag_results.value = f"<span class='lf-wrong'>{escape(t('discuss.error.bad_tag'))}</span>"
+            return
+        found = self.store.search_comments(tag)
+        if found.empty:
+            self.tag_results.value = escape(t("teacher.discussion.nothing", tag=tag))
+            return
+        self.tag_results.value = (escape(t("teacher.discussion.found", n=len(found), tag=tag))
+                                  + tagged_comments_html(found, t, self.thread_link))
 
     def _draw_class(self) -> None:
         from ipyaggrid.community import Grid
@@ -264,6 +323,8 @@ class TeacherView(w.VBox):
                               status=t(f"teacher.status.{r.status}")))]
             if not pd.isna(r.machine_score):
                 lines.append(escape(t("teacher.candidates.machine", score=f"{r.machine_score:.2f}")))
+            lines.append(f"<a class='lf-discuss' href=\"{escape(self.thread_link(str(r.subject)))}\" "
+                         f"target='_blank'>{escape(t('teacher.discussion.open'))}</a>")
             data = personal.thumbnail(self.store.settings.data_dir, r.image)
             pic = (w.Image(value=data, format="jpeg", layout=w.Layout(width="140px", height="140px")) if data
                    else w.HTML("<div style='width:140px;height:140px'></div>"))

@@ -35,6 +35,9 @@ def _filled(store):
                                      "status": ["undecided"]}), "swap")
     store.write_machine_scores(pd.DataFrame({"subject": ["a", "b"], "score": [0.9, 0.1],
                                              "in_training": [True, False]}), "cnn-1")
+    store.post_comment("bob", "b", 'no tags, a "quote", a comma\nand a second line')
+    hidden = store.post_comment("bob", "a", "#Arc or #artefact?")
+    store.hide_comment(hidden, "ada")
     return store
 
 
@@ -82,7 +85,7 @@ def test_store_copy_keeps_every_row(direction, tmp_path, pg_url):
     _filled(open_store(source)).close()
     copied = copy_store(source, target)
     assert copied == {"subjects": 3, "users": 1, "votes": 4, "annotations": 1, "scores": 1,
-                      "machine_scores": 2, "settings": 1}
+                      "machine_scores": 2, "settings": 1, "comments": 2}
     a, b = open_store(source), open_store(target)
     before, after = read_all_tables(a), read_all_tables(b)
     for table in before:
@@ -99,7 +102,7 @@ def test_store_copy_into_a_store_with_data_changes_nothing(tmp_path, pg_url):
     with pytest.raises(StoreError, match="not empty"):
         copy_store(tmp_path / "src.duckdb", pg_url)
     assert table_rows(target) == {"subjects": 1, "users": 0, "votes": 0, "annotations": 0, "scores": 0,
-                                  "machine_scores": 0, "settings": 0}
+                                  "machine_scores": 0, "settings": 0, "comments": 0}
     target.close()
 
 

@@ -167,15 +167,28 @@ def test_undo_records_a_retraction_and_shows_the_image_again(demo_store):
 
 
 def test_favourite_and_comment(demo_store):
-    view = ClassifyView(ClassifySession(demo_store, "fan", seed=9))
+    links = []
+    view = ClassifyView(ClassifySession(demo_store, "fan", seed=9),
+                        discuss_link=lambda s: links.append(s) or f"/discuss?subject={s}&x=<y>")
     subject = view.session.current.subject
     key(view, "f")
-    view.comment.value = "<b>nice</b> arc?"
-    got = demo_store.sql("SELECT subject, favourite, comment FROM annotations WHERE user_id = 'fan' "
-                         "ORDER BY created_at")
-    assert got["subject"].tolist() == [subject, subject]
-    assert got["favourite"].iloc[0] and got["comment"].iloc[1] == "<b>nice</b> arc?"
-    assert view.comment.value == ""
+    got = demo_store.sql("SELECT subject, favourite FROM annotations WHERE user_id = 'fan'")
+    assert got.values.tolist() == [[subject, True]]
+    # a comment is a post in the image's thread, with its hashtags
+    view.comment.value = "<b>nice</b> #Arc?"
+    thread = demo_store.thread(subject)
+    assert thread[["user_id", "body", "tags"]].values.tolist() == [["fan", "<b>nice</b> #Arc?", "arc"]]
+    assert view.comment.value == "" and "discussion" in view.notice.value
+    # too long: a clear message, the text stays in the box, nothing stored
+    view.comment.value = "x" * 1001
+    assert "at most 1000 characters" in view.notice.value and len(demo_store.thread(subject)) == 1
+    assert view.comment.value == "x" * 1001
+    # no link before a vote; after it, a link to the thread of the image just classified, escaped
+    assert view.discuss.value == "" and links == []
+    view.vote(0)
+    assert links == [subject] and f"subject={subject}&amp;x=&lt;y&gt;" in view.discuss.value
+    view.undo()
+    assert view.discuss.value == ""
 
 
 def test_training_share_of_a_newcomer(demo_store):
