@@ -10,8 +10,8 @@ secret, the proxy's pid file), with the project's Python environment active::
 
 Students sign in with any name and the class password and land on the classify page; their hub
 name is their identity in the store (``hub-<name>``).  The names in ``$LENSFINDER_HUB_TEACHERS``
-(default ``teacher``) are hub admins and sign in with the admin password; their server shows
-the teacher's dashboard at ``/user/<name>/voila/render/teacher.ipynb`` without a teacher key.
+(default ``teacher``) are hub admins and sign in with the admin password; their server opens on
+the teacher's dashboard (``/user/<name>/voila/render/teacher.ipynb``), which needs no teacher key.
 
 Every choice below can be changed on the command line (``--Spawner.cmd=...``) or by editing
 this file; the comments say why each is as it is.  docs/deploy.md has the measured figures and
@@ -62,6 +62,15 @@ c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 # student lands on the classify page, and every page lives under /user/<name>/voila/render/.
 c.Spawner.notebook_dir = str(PROJECT / "apps")
 c.Spawner.default_url = "/voila/render/classify.ipynb"
+
+
+def _teachers_land_on_the_dashboard(spawner) -> None:
+    """A hub admin's server opens on the teacher's dashboard instead of the classify page."""
+    if spawner.user.admin:
+        spawner.default_url = "/voila/render/teacher.ipynb"
+
+
+c.Spawner.pre_spawn_hook = _teachers_land_on_the_dashboard
 c.Spawner.args = [
     # A closed or reloaded tab's kernel (~260 MB) is shut down as `lensfinder serve` does it:
     # Voilà does not stop it when the tab goes; an open tab is never culled.
