@@ -40,6 +40,8 @@ if not str(LENSFINDER.db_path).startswith(("postgresql://", "postgres://")):
 # university replaces this with its single sign-on (e.g. oauthenticator, ldapauthenticator): the
 # hub user name is all lensfinder needs, and admin_users keeps working with any authenticator.
 c.JupyterHub.authenticator_class = "shared-password"
+if not os.environ.get("LENSFINDER_HUB_PASSWORD"):
+    raise SystemExit("Set LENSFINDER_HUB_PASSWORD (8 characters or more): the class password students sign in with")
 c.SharedPasswordAuthenticator.user_password = os.environ.get("LENSFINDER_HUB_PASSWORD", "")
 c.SharedPasswordAuthenticator.admin_password = os.environ.get("LENSFINDER_HUB_ADMIN_PASSWORD", "")
 TEACHERS = {name.strip() for name in os.environ.get("LENSFINDER_HUB_TEACHERS", "teacher").split(",") if name.strip()}

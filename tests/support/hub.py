@@ -67,7 +67,7 @@ def jupyterhub(db_url: str, data_dir: Path, workdir: Path, *, teachers: str = "t
     """Run the project's hub for the store ``db_url`` (images in ``data_dir``).
 
     ``workdir`` holds the hub's state, the students' homes and ``hub.log``.  After the block,
-    ``left_running`` names the processes that the hub did not stop by itself within 10 s of its
+    ``left_running`` names the processes that the hub did not stop by itself within 30 s of its
     own exit (they are killed).
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def _stop(proc: subprocess.Popen) -> list[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-    _, alive = psutil.wait_procs(tree, timeout=10)
+    _, alive = psutil.wait_procs(tree, timeout=30)
     names = []
     for p in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
