@@ -57,6 +57,10 @@ def test_three_students_vote_on_jupyterhub_and_the_teacher_sees_them(pg_server, 
             for k, answer in enumerate(answers):
                 (lens if answer else not_lens).click()
                 page.get_by_text(f"{k + 1} classified").wait_for(timeout=30_000)
+            if name == "vera":  # nobody votes as someone else: another student's server turns them away
+                response = page.goto(f"{hub.url}/user/ada/voila/render/classify.ipynb", timeout=60_000)
+                assert response.status == 403, (response.status, page.url)
+                assert page.locator("img.lf-main").count() == 0
             if name == "ada":  # a student is not the teacher, whatever the query says
                 page.goto(f"{hub.url}/user/ada/voila/render/teacher.ipynb?key=guess", timeout=60_000)
                 page.get_by_text("Teacher key required").wait_for(timeout=TIMEOUT_MS)
