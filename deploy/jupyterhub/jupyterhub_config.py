@@ -42,7 +42,7 @@ if not str(LENSFINDER.db_path).startswith(("postgresql://", "postgres://")):
 c.JupyterHub.authenticator_class = "shared-password"
 if not os.environ.get("LENSFINDER_HUB_PASSWORD"):
     raise SystemExit("Set LENSFINDER_HUB_PASSWORD (8 characters or more): the class password students sign in with")
-c.SharedPasswordAuthenticator.user_password = os.environ.get("LENSFINDER_HUB_PASSWORD", "")
+c.SharedPasswordAuthenticator.user_password = os.environ["LENSFINDER_HUB_PASSWORD"]
 c.SharedPasswordAuthenticator.admin_password = os.environ.get("LENSFINDER_HUB_ADMIN_PASSWORD", "")
 TEACHERS = {name.strip() for name in os.environ.get("LENSFINDER_HUB_TEACHERS", "teacher").split(",") if name.strip()}
 c.Authenticator.admin_users = TEACHERS
