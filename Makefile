@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8866
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install chromium postgresql demo bench clean-data
+.PHONY: run test install chromium postgresql jupyterhub demo bench clean-data
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ postgresql:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql; \
 	fi
 
-test: install chromium postgresql
+jupyterhub:
+	@if ! command -v configurable-http-proxy >/dev/null 2>&1; then \
+	  echo "Installing Debian's configurable-http-proxy, JupyterHub's proxy, for the JupyterHub test (deploy/jupyterhub)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq node-configurable-http-proxy; \
+	fi
+
+test: install chromium postgresql jupyterhub
 	# two workers: the suite takes under 3 minutes on a 2-core machine instead of about 4
 	$(PY) -m pytest -n 2
 

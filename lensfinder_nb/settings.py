@@ -139,8 +139,12 @@ class Settings:
     # the store
     db_path: Path | str = _setting(DEFAULT_DB_PATH, "the store: a DuckDB file (images, cubes and vote journals "
                                    "live beside it) or a shared PostgreSQL server, postgresql://user@host/db "
-                                   "(images and cubes then live in data/ of the working folder)",
+                                   "(images and cubes then live in data_folder)",
                                    env="LENSFINDER_DB", parse=_store_location)
+    data_folder: Path | None = _setting(None, "the folder of images and cubes of a PostgreSQL store (unset: data/ "
+                                        "of the project); a DuckDB file keeps them beside it. Servers without a "
+                                        "common disk each need a copy or a read-only share of it",
+                                        env="LENSFINDER_DATA", parse=_path)
     fsync_votes: bool = _setting(False, "fsync every vote, so a vote survives power loss and not only a killed "
                                  "process (costs a disk flush per vote)", env="LENSFINDER_FSYNC", parse=_flag)
     fold_interval_s: float = _setting(1.0, "seconds between background folds of the vote journals into DuckDB")
@@ -173,12 +177,21 @@ class Settings:
                                         env="QUERY_STRING", request=True, keep_empty=True)
     hub_user: str | None = _setting(None, "page: the JupyterHub user name, trusted as the person's identity",
                                     env="JUPYTERHUB_USER", request=True)
+    hub_prefix: str = _setting("/", "page: the URL prefix of this person's server on JupyterHub (/user/<name>/), "
+                               "which the pages' links start with", env="JUPYTERHUB_SERVICE_PREFIX", request=True)
+    hub_admin: bool = _setting(False, "page: the JupyterHub user is a hub admin, whose teacher page needs no key "
+                               "(set by the hub for each server: deploy/jupyterhub/jupyterhub_config.py)",
+                               env="LENSFINDER_HUB_ADMIN", parse=_flag, request=True)
     # the class
     classroom: ClassSettings = _setting(ClassSettings(), "the teacher's class settings; pages load them from "
                                         "the store (ClassSettings.load)")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", _store_location(str(self.db_path)))
+        if self.data_folder is not None:
+            object.__setattr__(self, "data_folder", _path(str(self.data_folder)))
+        if not str(self.hub_prefix).startswith("/"):
+            raise SettingsError(f"hub_prefix must start with '/', got {self.hub_prefix!r}")
         for name, low in (("fold_interval_s", 0.0), ("lock_timeout_s", 0.0)):
             if not float(getattr(self, name)) > low:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {getattr(self, name)!r}")
@@ -220,10 +233,10 @@ class Settings:
 
     @property
     def data_dir(self) -> Path:
-        """Folder of the store; images and cubes are referenced relative to it (``data/`` of the working
-        folder for a PostgreSQL store)."""
+        """Folder of the store; images and cubes are referenced relative to it (for a PostgreSQL store
+        ``data_folder``, else ``data/`` of the project)."""
         if is_database_url(self.db_path):
-            return _path(str(DEFAULT_DB_PATH)).parent
+            return self.data_folder if self.data_folder is not None else _path(str(DEFAULT_DB_PATH)).parent
         return self.db_path.parent
 
     def with_classroom(self, store: _SettingsTable) -> Settings:

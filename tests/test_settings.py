@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import lensfinder_nb
-from lensfinder_nb.settings import ClassSettings, Settings, SettingsError, describe
+from lensfinder_nb.settings import PROJECT_ROOT, ClassSettings, Settings, SettingsError, describe
 from lensfinder_nb.ui.pages import classify_page
 from lensfinder_nb.ui.me import me_page
 
@@ -89,7 +89,8 @@ def test_every_setting_is_documented():
     assert {r["name"] for r in rows} >= {"db_path", "port", "classroom.feedback", "classroom.routing"}
     assert {r["env"] for r in rows} - {None} == {"LENSFINDER_DB", "LENSFINDER_FSYNC", "LENSFINDER_TRACEBACK",
                                                  "LENSFINDER_CUTOUT_URL", "http_proxy, https_proxy, no_proxy",
-                                                 "QUERY_STRING", "JUPYTERHUB_USER"}
+                                                 "QUERY_STRING", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX",
+                                                 "LENSFINDER_HUB_ADMIN", "LENSFINDER_DATA"}
 
 
 def test_class_settings_are_checked_once_and_round_trip_through_the_store(store):
@@ -118,3 +119,12 @@ def test_pages_use_the_settings_they_are_given_and_the_class_settings_of_the_sto
     assert frame.view.show_feedback is False and frame.session.rate_scale == 2.0
     hub = me_page("", settings=Settings.from_env({"JUPYTERHUB_USER": "grace"}, db_path=store.path))
     assert hub.identity.user_id == "hub-grace"
+
+
+def test_a_postgresql_store_reads_images_from_the_data_folder(tmp_path):
+    url = "postgresql://lf@127.0.0.1:5432/lf"
+    assert Settings.from_env({}, db_path=url).data_dir == PROJECT_ROOT / "data"
+    assert Settings.from_env({"LENSFINDER_DATA": str(tmp_path)}, db_path=url).data_dir == tmp_path
+    # a DuckDB file keeps its images beside it, whatever the data folder says
+    assert Settings.from_env({"LENSFINDER_DATA": str(tmp_path)}, db_path=tmp_path / "x" / "lf.duckdb").data_dir \
+        == tmp_path / "x"

@@ -101,9 +101,10 @@ class PageFrame(w.VBox):
 
     def link(self, page: str, **extra: str) -> str:
         """A link to another page that carries this person's identity and language."""
+        base = self.settings.hub_prefix.rstrip("/")  # on JupyterHub each person's pages live under /user/<name>/
         if self.identity is None:
-            return f"/voila/render/{page}.ipynb?lang={self.t.lang}"
-        return personal_link(page, self.identity, lang=self.t.lang, **extra)
+            return f"{base}/voila/render/{page}.ipynb?lang={self.t.lang}"
+        return personal_link(page, self.identity, base=base, lang=self.t.lang, **extra)
 
     def refresh(self) -> None:
         """Reload the class settings and re-run the page's render callback (start, sign-in, language change)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from lensfinder_nb.settings import Settings
 from lensfinder_nb.ui.server import VoilaServer
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page", "chromium"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -48,15 +48,21 @@ def voila_server(db_path: Path, **settings):
 
 
 @contextlib.contextmanager
-def browser_page():
-    """A fresh headless Debian chromium page driven by playwright (no downloaded browser)."""
+def chromium():
+    """A headless Debian chromium driven by playwright (no downloaded browser); one context per person."""
     from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def browser_page():
+    """A fresh headless Debian chromium page driven by playwright (no downloaded browser)."""
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1200, "height": 1000})

@@ -25,20 +25,25 @@ def store_with_subjects(location):
     return s
 
 
-def make_image_store(path: Path, n_per_label: int = 6, seed: int = 0):
-    """A store whose subjects have real JPEG files: labels 1, 0 and -1, ``n_per_label`` each."""
-    store = open_store(path)
+def image_subjects(data_dir: Path, n_per_label: int = 6, seed: int = 0) -> pd.DataFrame:
+    """Subjects with real JPEG files written to ``data_dir/images``: labels 1, 0 and -1, ``n_per_label`` each."""
     rng = np.random.default_rng(seed)
-    (path.parent / "images").mkdir(exist_ok=True)
+    (Path(data_dir) / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for k, label in enumerate([1, 0, -1] * n_per_label):
         sid = f"T{k:04d}"
         rgb = (rng.random((101, 101, 3)) * 255).astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(rgb).save(buf, format="JPEG", quality=80)
-        (path.parent / "images" / f"{sid}.jpg").write_bytes(buf.getvalue())
+        (Path(data_dir) / "images" / f"{sid}.jpg").write_bytes(buf.getvalue())
         rows.append({"subject": sid, "label": label, "image": f"images/{sid}.jpg", "ra": 10 + k / 100, "dec": -5.0})
-    store.add_subjects(pd.DataFrame(rows))
+    return pd.DataFrame(rows)
+
+
+def make_image_store(path: Path, n_per_label: int = 6, seed: int = 0):
+    """A store whose subjects have real JPEG files: labels 1, 0 and -1, ``n_per_label`` each."""
+    store = open_store(path)
+    store.add_subjects(image_subjects(path.parent, n_per_label, seed))
     return store
 
 

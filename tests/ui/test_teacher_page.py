@@ -13,7 +13,7 @@ from ipyaggrid.community import Grid as CommunityGrid
 
 from lensfinder_nb.classify.identity import new_teacher_key, personal_link, sign_up
 from lensfinder_nb.scoring import volunteer_metrics
-from lensfinder_nb.settings import ClassSettings
+from lensfinder_nb.settings import ClassSettings, Settings
 from lensfinder_nb.store import open_store
 from lensfinder_nb.ui.me import MeView, me_page
 from lensfinder_nb.ui.teacher import TeacherView, activity, teacher_page
@@ -234,3 +234,26 @@ def test_xss_in_display_name_comment_and_file_name_is_escaped(store, monkeypatch
     page = texts(view)
     assert "<img src=x" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;.csv was not imported" in view.import_status.value
+
+
+@pytest.mark.parametrize("env, shown", [
+    ({"JUPYTERHUB_USER": "prof", "LENSFINDER_HUB_ADMIN": "1"}, True),
+    ({"JUPYTERHUB_USER": "student", "LENSFINDER_HUB_ADMIN": "0"}, False),
+    ({"JUPYTERHUB_USER": "student"}, False),
+    ({"LENSFINDER_HUB_ADMIN": "1"}, False),  # the flag means nothing without the hub's user
+])
+def test_a_jupyterhub_admin_is_the_teacher_without_a_key(store, classroom, env, shown):
+    new_teacher_key(store)
+    settings = Settings.from_env(env, db_path=store.path)
+    frame = teacher_page("", store, settings=settings)
+    assert bool(widgets_of(frame, TeacherView)) is shown
+    assert ("Teacher key required" in texts(frame)) is not shown
+
+
+def test_links_on_jupyterhub_start_with_the_servers_prefix(store):
+    settings = Settings.from_env({"JUPYTERHUB_USER": "ada", "JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"},
+                                 db_path=store.path)
+    frame = me_page("", store, settings=settings)
+    links = re.findall(r'href="([^"]+)"', frame.nav.value)
+    assert links and all(link.startswith("/user/ada/voila/render/") for link in links), links
+    assert "key=" not in frame.nav.value  # the hub vouches for the person: no key in links
