@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
+
 if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = ["GRADE_SCALE", "DEFAULT_GRADERS", "SOURCES", "grade_class", "consensus", "krippendorff_alpha",
            "grader_agreement", "queue_scores", "grading_queue", "queue_scores_from_store", "graded_catalogue",
-           "MODEL_COLUMNS", "CATALOGUE_COLUMNS"]
+           "MODEL_COLUMNS", "CATALOGUE_COLUMNS", "crowd_scores", "catalogue_from_store"]
 
 #: grade -> catalogue key of its written definition (``grade.scale.<n>``)
 GRADE_SCALE = {3: "definitely", 2: "probably", 1: "possibly", 0: "not"}
@@ -149,7 +151,7 @@ def queue_scores(source: str, crowd: pd.DataFrame | None = None, machine: pd.Dat
             return frame(combined, "probability")
         both = pd.concat([frame(crowd, "probability"), frame(machine, "score")])
         return both.groupby("subject", as_index=False)["score"].max()
-    raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    raise InvalidInput(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
 
 
 def grading_queue(scores: pd.DataFrame, grades: pd.DataFrame, user: str, *, threshold: float = 0.5,
@@ -181,14 +183,13 @@ def queue_scores_from_store(store: Store, source: str = "crowd", method: str = "
     from ..store import queries
 
     if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+        raise InvalidInput(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     crowd = machine = combined = None
     if source in ("crowd", "combined"):
         crowd = crowd_scores(store, method)
     if source in ("machine", "combined"):
         machine = queries.latest_machine_scores(store)
     if source == "combined" and machine is not None and not machine.empty and method == "swap":
-        from ..errors import InvalidInput
         from ..machine.combine import combine, skill_from_store
         try:
             combined = combine(crowd, machine, skill_from_store(store))
@@ -250,3 +251,23 @@ def graded_catalogue(grades: pd.DataFrame, subjects: pd.DataFrame, *, crowd: pd.
             else np.full(len(out), np.nan)
     out["n_models"] = np.nan_to_num(out["n_models"].to_numpy(dtype=float), nan=0.0).astype(np.int64)
     return out[CATALOGUE_COLUMNS]
+
+
+def catalogue_from_store(store: Store, *, method: str = "swap", models: pd.DataFrame | None = None,
+                         match_known: bool = True) -> pd.DataFrame:
+    """:func:`graded_catalogue` of the store's grades, with the crowd scores of ``method`` and the
+    latest machine scores; ``models`` as in :func:`graded_catalogue`."""
+    from ..store import queries
+
+    if method not in _crowd_methods():
+        raise InvalidInput(f"unknown method {method!r}: use one of {', '.join(_crowd_methods())}")
+    grades = queries.grades(store)
+    crowd = crowd_scores(store, method) if len(grades) else None
+    return graded_catalogue(grades, store.subjects(), crowd=crowd, machine=queries.latest_machine_scores(store),
+                            models=models, match_known=match_known)
+
+
+def _crowd_methods() -> tuple[str, ...]:
+    from .methods import METHODS
+    return tuple(METHODS)
+
