@@ -35,6 +35,8 @@ def _filled(store):
                                      "status": ["undecided"]}), "swap")
     store.write_machine_scores(pd.DataFrame({"subject": ["a", "b"], "score": [0.9, 0.1],
                                              "in_training": [True, False]}), "cnn-1")
+    store.add_grade("e-ann", "c", 2, created_at="2026-01-01T01:00:00")
+    store.add_grade("e-ann", "c", 3, created_at="2026-01-01T02:00:00")   # a regrade: the history is copied too
     return store
 
 
@@ -82,7 +84,7 @@ def test_store_copy_keeps_every_row(direction, tmp_path, pg_url):
     _filled(open_store(source)).close()
     copied = copy_store(source, target)
     assert copied == {"subjects": 3, "users": 1, "votes": 4, "annotations": 1, "scores": 1,
-                      "machine_scores": 2, "settings": 1}
+                      "machine_scores": 2, "settings": 1, "grades": 2}
     a, b = open_store(source), open_store(target)
     before, after = read_all_tables(a), read_all_tables(b)
     for table in before:
@@ -99,13 +101,13 @@ def test_store_copy_into_a_store_with_data_changes_nothing(tmp_path, pg_url):
     with pytest.raises(StoreError, match="not empty"):
         copy_store(tmp_path / "src.duckdb", pg_url)
     assert table_rows(target) == {"subjects": 1, "users": 0, "votes": 0, "annotations": 0, "scores": 0,
-                                  "machine_scores": 0, "settings": 0}
+                                  "machine_scores": 0, "settings": 0, "grades": 0}
     target.close()
 
 
 def test_a_copy_that_fails_midway_leaves_the_target_empty(tmp_path, pg_url):
     src = _filled(open_store(tmp_path / "src.duckdb"))
-    # a row the server refuses in the sixth of seven tables: a score without a probability
+    # a row the server refuses in the fifth of eight tables: a score without a probability
     with src.transaction() as con:
         con.execute("ALTER TABLE scores ALTER COLUMN probability DROP NOT NULL")
         con.execute("INSERT INTO scores (subject, method, probability, n_votes, status) "
