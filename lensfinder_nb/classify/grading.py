@@ -82,6 +82,7 @@ class GradingSession(SubjectPictures):
         self.current: Shown | None = None
         self.last: tuple[str, int] | None = None   # (subject, grade) just stored
         self._queue: list[str] = []
+        self._regrading = False
         self._refill()
         self._advance()
 
@@ -114,10 +115,24 @@ class GradingSession(SubjectPictures):
         subject = self.current.subject
         grade_id = self.store.add_grade(self.user, subject, grade)
         self.last = (subject, int(grade))
-        self.n_done += 1
+        self.n_done += 0 if self._regrading else 1
+        self._regrading = False
         self.current = None
         self._advance()
         return grade_id
+
+    def back(self) -> bool:
+        """Show the subject just graded again, to change its grade (a new grade row; the latest counts).
+        Returns False when there is nothing to go back to."""
+        if self.last is None:
+            return False
+        subject = self.last[0]
+        if self.current is not None:
+            self._queue.insert(0, self.current.subject)
+        self.current = Shown(subject, self._read_image(subject), shown_at=time.monotonic())
+        self.last = None
+        self._regrading = True
+        return True
 
     def consensus_of(self, subject: str) -> Consensus | None:
         """The consensus of ``subject`` so far (None without grades)."""

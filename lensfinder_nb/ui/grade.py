@@ -52,6 +52,9 @@ class GradeView(w.VBox):
             b.add_class(f"lf-grade-{g}")
             b.on_click(guard(lambda _b, g=g: self.grade(g)))
             self.grade_buttons.append(b)
+        self.back_button = w.Button(description=t("grade.back"), tooltip=t("grade.back_tip"), disabled=True,
+                                    icon="undo", layout=w.Layout(width="auto"))
+        self.back_button.on_click(guard(lambda _b: self.back()))
         self.counter = w.HTML()
         self.info = w.HTML()
         self.notice = w.HTML()
@@ -59,7 +62,7 @@ class GradeView(w.VBox):
         self.stretch_buttons.observe(view_guard(lambda c: self.set_view(stretch=c["new"])), names="value")
         self.zoom_buttons.observe(view_guard(lambda c: self.set_view(zoom=c["new"])), names="value")
         scale = "".join(f"<li>{escape(t(f'grade.scale.help.{g}'))}</li>" for g in (3, 2, 1, 0))
-        self.area = w.VBox([self.stage, self.missing, w.HBox(self.grade_buttons), self.stretch_buttons,
+        self.area = w.VBox([self.stage, self.missing, w.HBox(self.grade_buttons + [self.back_button]), self.stretch_buttons,
                             self.zoom_buttons,
                             w.HTML(f"<span class='lf-keys'>{escape(t('grade.keys'))}</span>")])
         self.keyboard = Event(source=self.area, watched_events=["keydown"])
@@ -79,6 +82,7 @@ class GradeView(w.VBox):
         shown = s.current
         for b in self.grade_buttons:
             b.disabled = shown is None
+        self.back_button.disabled = s.last is None
         if shown is None:
             self.stage.layout.display = "none"
             self.missing.value = f"<b class='lf-all-done'>{escape(t('grade.all_done'))}</b>"
@@ -129,6 +133,12 @@ class GradeView(w.VBox):
             text += "<br>" + escape(self.t("grade.after", subject=subject, consensus=self._consensus_text(after)))
         self.notice.value = f"<span class='lf-saved'>{text}</span>"
         self.show_current()
+
+    def back(self) -> None:
+        """Show the image just graded again so that its grade can be changed."""
+        if self.session.back():
+            self.notice.value = f"<span class='lf-keys'>{escape(self.t('grade.regrade'))}</span>"
+            self.show_current()
 
     def _on_key(self, event: dict) -> None:
         key = str(event.get("key", "")).lower()

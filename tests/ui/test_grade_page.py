@@ -101,3 +101,18 @@ def test_the_page_in_chinese(grading_store):
     frame = grade_page(query=query(add_expert(grading_store, "Ada")) + "&lang=zh")
     page = texts(frame)
     assert "肯定是透镜" in page and "盲评" in page and "Definitely" not in page
+
+
+def test_an_expert_changes_their_last_grade_and_the_latest_counts(grading_store):
+    frame = grade_page(query=query(add_expert(grading_store, "Ada")))
+    view = view_of(frame)
+    assert view.back_button.disabled
+    view.grade(0)                                   # T0002
+    assert view.session.current.subject == "T0005" and not view.back_button.disabled
+    view.back_button.click()
+    assert view.session.current.subject == "T0002" and "again" in view.notice.value
+    view.grade(3)
+    assert view.session.current.subject == "T0005"  # back where the expert was
+    assert view.session.n_done == 1
+    assert grading_store.grades()[["subject", "grade"]].values.tolist() == [["T0002", 3]]
+    assert grading_store.grades(history=True)["grade"].tolist() == [0, 3]
