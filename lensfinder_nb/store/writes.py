@@ -19,7 +19,8 @@ from .validation import SUBJECT_COLUMNS, StoreError
 
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
-           "replace_scores", "replace_machine_scores", "insert_user", "insert_grade", "put_setting", "count_votes", "insert_table"]
+           "replace_scores", "replace_machine_scores", "insert_user", "insert_grade", "put_setting", "count_votes",
+           "insert_table"]
 
 Connection = duckdb.DuckDBPyConnection
 

@@ -62,8 +62,8 @@ class GradeView(w.VBox):
         self.stretch_buttons.observe(view_guard(lambda c: self.set_view(stretch=c["new"])), names="value")
         self.zoom_buttons.observe(view_guard(lambda c: self.set_view(zoom=c["new"])), names="value")
         scale = "".join(f"<li>{escape(t(f'grade.scale.help.{g}'))}</li>" for g in (3, 2, 1, 0))
-        self.area = w.VBox([self.stage, self.missing, w.HBox(self.grade_buttons + [self.back_button]), self.stretch_buttons,
-                            self.zoom_buttons,
+        self.area = w.VBox([self.stage, self.missing, w.HBox(self.grade_buttons + [self.back_button]),
+                            self.stretch_buttons, self.zoom_buttons,
                             w.HTML(f"<span class='lf-keys'>{escape(t('grade.keys'))}</span>")])
         self.keyboard = Event(source=self.area, watched_events=["keydown"])
         self.keyboard.on_dom_event(guard(self._on_key))
