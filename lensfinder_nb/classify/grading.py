@@ -83,17 +83,23 @@ class GradingSession(SubjectPictures):
         self.last: tuple[str, int] | None = None   # (subject, grade) just stored
         self._queue: list[str] = []
         self._regrading = False
-        self._refill()
+        self._load()
         self._advance()
 
-    def _refill(self) -> None:
+    def _load(self) -> None:
+        """Subjects and queue scores, read once per session (they change only with imports and
+        ``lensfinder score``/``predict``); grades are read again before every subject."""
         s = self.settings
         subjects = self.store.subjects()
         self._refs = {r.subject: (r.image, r.cube) for r in subjects.itertuples(index=False)}
-        scores = queue_scores_from_store(self.store, s.source, s.method)
-        self._scores = dict(zip(scores["subject"], scores["score"]))
-        queue = grading_queue(scores, queries.grades(self.store), self.user, threshold=s.threshold,
-                              n_graders=s.n_graders, subjects=subjects[["subject", "label"]])
+        self._labels = subjects[["subject", "label"]]
+        self._score_frame = queue_scores_from_store(self.store, s.source, s.method)
+        self._scores = dict(zip(self._score_frame["subject"], self._score_frame["score"]))
+
+    def _refill(self) -> None:
+        s = self.settings
+        queue = grading_queue(self._score_frame, queries.grades(self.store), self.user, threshold=s.threshold,
+                              n_graders=s.n_graders, subjects=self._labels)
         self._queue = queue["subject"].tolist()
 
     def _advance(self) -> None:
