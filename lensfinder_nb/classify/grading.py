@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..scoring.grading import DEFAULT_GRADERS, SOURCES, consensus, grading_queue, queue_scores_from_store
+from ..scoring.grading import (DEFAULT_GRADERS, SOURCES, consensus, default_threshold, grading_queue,
+                               queue_scores_from_store)
 from ..store import Store, queries
 from .picture import Shown, SubjectPictures
 
@@ -28,7 +29,7 @@ class GradingSettings:
 
     source: str = "crowd"        # crowd, machine or combined (docs/grading.md)
     method: str = "swap"         # the crowd score's aggregation method
-    threshold: float = 0.5       # queue subjects whose score is above this
+    threshold: float | None = None  # queue subjects whose score is above this (None: default_threshold)
     n_graders: int = DEFAULT_GRADERS
     blind: bool = True
 
@@ -36,13 +37,18 @@ class GradingSettings:
         from ..errors import InvalidInput
         if self.source not in SOURCES:
             raise InvalidInput(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
-        if not 0.0 <= float(self.threshold) < 1.0:
+        if self.threshold is not None and not 0.0 <= float(self.threshold) < 1.0:
             raise InvalidInput(f"threshold must be in [0, 1), got {self.threshold!r}")
         if not 1 <= int(self.n_graders) <= 50:
             raise InvalidInput(f"graders per subject must be 1-50, got {self.n_graders!r}")
-        object.__setattr__(self, "threshold", float(self.threshold))
+        object.__setattr__(self, "threshold", None if self.threshold is None else float(self.threshold))
         object.__setattr__(self, "n_graders", int(self.n_graders))
         object.__setattr__(self, "blind", bool(self.blind))
+
+    @property
+    def score_cut(self) -> float:
+        """The threshold in force: the one set, else the source's default (:func:`default_threshold`)."""
+        return default_threshold(self.source, self.method) if self.threshold is None else self.threshold
 
     @classmethod
     def load(cls, store: Store) -> GradingSettings:
@@ -98,7 +104,7 @@ class GradingSession(SubjectPictures):
 
     def _refill(self) -> None:
         s = self.settings
-        queue = grading_queue(self._score_frame, queries.grades(self.store), self.user, threshold=s.threshold,
+        queue = grading_queue(self._score_frame, queries.grades(self.store), self.user, threshold=s.score_cut,
                               n_graders=s.n_graders, subjects=self._labels)
         self._queue = queue["subject"].tolist()
 

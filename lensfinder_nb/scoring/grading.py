@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GRADE_SCALE", "DEFAULT_GRADERS", "SOURCES", "grade_class", "consensus", "krippendorff_alpha",
            "grader_agreement", "queue_scores", "grading_queue", "queue_scores_from_store", "graded_catalogue",
-           "MODEL_COLUMNS", "CATALOGUE_COLUMNS", "crowd_scores", "catalogue_from_store"]
+           "MODEL_COLUMNS", "CATALOGUE_COLUMNS", "crowd_scores", "catalogue_from_store", "default_threshold"]
 
 #: grade -> catalogue key of its written definition (``grade.scale.<n>``)
 GRADE_SCALE = {3: "definitely", 2: "probably", 1: "possibly", 0: "not"}
@@ -126,6 +126,24 @@ def grader_agreement(grades: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- the queue
+#: SWAP-scale posteriors start at the prior (2e-4), so a useful cut is a few times the prior, not 0.5:
+#: on the demo class (10 hidden lenses among 200 unknowns, ~10 votes each) 5x the prior keeps 9 of the
+#: 10 lenses and no other subject, while 0.5 keeps nothing.
+_SWAP_SCALE_FACTOR = 5.0
+
+
+def default_threshold(source: str, method: str = "swap") -> float:
+    """The queue's default score cut: 5x SWAP's prior (0.001) for SWAP-scale scores (crowd with
+    swap / swap-offline, combined), 0.5 for the machine's score and the vote-fraction methods.
+
+    >>> default_threshold("crowd"), default_threshold("machine"), default_threshold("crowd", "majority")
+    (0.001, 0.5, 0.5)
+    """
+    from .swap import SWAP_DEFAULTS
+    swap_scale = source == "combined" or (source == "crowd" and method in ("swap", "swap-offline"))
+    return round(_SWAP_SCALE_FACTOR * SWAP_DEFAULTS["prior"], 12) if swap_scale else 0.5
+
+
 def queue_scores(source: str, crowd: pd.DataFrame | None = None, machine: pd.DataFrame | None = None,
                  combined: pd.DataFrame | None = None) -> pd.DataFrame:
     """The score each subject is queued by: subject, score.

@@ -56,8 +56,8 @@ class GradingPanel(w.VBox):
         self.source = w.Dropdown(description=t("teacher.grading.source"), value=current.source,
                                  options=[(t(f"teacher.grading.source.{s}"), s) for s in SOURCES],
                                  style={"description_width": "initial"})
-        self.threshold = w.BoundedFloatText(description=t("teacher.grading.threshold"), value=current.threshold,
-                                            min=0.0, max=0.999, step=0.05, style={"description_width": "initial"})
+        self.threshold = w.BoundedFloatText(description=t("teacher.grading.threshold"), value=current.score_cut,
+                                            min=0.0, max=0.999, step=0.001, style={"description_width": "initial"})
         self.n_graders = w.BoundedIntText(description=t("teacher.grading.n_graders"), value=current.n_graders,
                                           min=1, max=50, style={"description_width": "initial"})
         self.blind = w.Checkbox(description=t("teacher.grading.blind"), value=current.blind, indent=False,

@@ -12,7 +12,7 @@ from lensfinder_nb.ui.grade import GradeView
 from lensfinder_nb.ui.pages import grade_page
 from tests.support.stores import make_image_store
 
-UNKNOWN_SCORES = {"T0002": 0.99, "T0005": 0.97, "T0008": 0.9, "T0011": 0.3}  # label -1 subjects
+UNKNOWN_SCORES = {"T0002": 0.99, "T0005": 0.97, "T0008": 0.002, "T0011": 0.0005}  # label -1 subjects
 
 
 def texts(widget) -> str:
@@ -32,7 +32,7 @@ def grading_store(tmp_path, monkeypatch):
     store = make_image_store(tmp_path / "lf.duckdb", n_per_label=4)
     subjects = list(UNKNOWN_SCORES)
     store.write_scores(pd.DataFrame({"subject": subjects, "probability": list(UNKNOWN_SCORES.values()),
-                                     "n_votes": [9] * 4, "status": ["detected"] * 3 + ["undecided"]}), "swap")
+                                     "n_votes": [9] * 4, "status": ["detected"] * 2 + ["undecided"] * 2}), "swap")
     monkeypatch.setenv("LENSFINDER_DB", str(store.path))
     yield store
     store.close()
@@ -73,7 +73,7 @@ def test_blind_queue_best_first_and_grades_stored(grading_store):
     assert "T0002 graded 3" in view.notice.value and "Consensus" not in view.notice.value
     view.grade(2)
     view.grade(1)
-    assert view.session.current is None                          # T0011 is below the 0.5 threshold
+    assert view.session.current is None     # T0011 is below the default cut of SWAP scores, 0.001
     assert "Nothing is waiting" in texts(frame)
     g = grading_store.grades()
     assert sorted(zip(g["subject"], g["grade"])) == [("T0002", 3), ("T0005", 2), ("T0008", 1)]
