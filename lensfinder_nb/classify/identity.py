@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from ..store import Store, StoreError, queries
 
 __all__ = ["Identity", "IdentityError", "sign_up", "sign_in", "identify", "personal_link",
-           "new_teacher_key", "is_teacher", "parse_query", "NAME_PATTERN"]
+           "new_teacher_key", "is_teacher", "parse_query", "NAME_PATTERN", "add_expert", "is_expert",
+           "EXPERT_ROLE"]
 
 NAME_PATTERN = re.compile(r"^[\w .'-]{1,40}$", re.UNICODE)
 _TEACHER_SETTING = "teacher_key_hash"
+#: the role of a person who grades candidates (``lensfinder experts add``, the teacher's dashboard)
+EXPERT_ROLE = "expert"
 
 
 class IdentityError(StoreError):
@@ -36,7 +39,7 @@ class Identity:
 
     user_id: str
     display_name: str
-    role: str = "volunteer"  # volunteer, hub, teacher
+    role: str = "volunteer"  # volunteer, expert, hub, teacher
     key: str | None = None   # the secret, kept only to build links for this person
 
 
@@ -73,7 +76,25 @@ def sign_in(store: Store, user_id: str, key: str) -> Identity:
     if row.empty or not key or not row["key_hash"].iloc[0] \
             or not hmac.compare_digest(row["key_hash"].iloc[0], _hash(key)):
         raise IdentityError("key_invalid")
-    return Identity(user_id, row["display_name"].iloc[0], "volunteer", key)
+    role = EXPERT_ROLE if row["role"].iloc[0] == EXPERT_ROLE else "volunteer"
+    return Identity(user_id, row["display_name"].iloc[0], role, key)
+
+
+def add_expert(store: Store, display_name: str) -> Identity:
+    """Create an expert grader with a fresh key (their link is :func:`personal_link` of ``grade``);
+    refuses a name that is already an expert's.  Expert ids start with ``e-``, so an expert never
+    takes over a volunteer's account of the same name."""
+    name = check_name(display_name)
+    user_id = "e-" + _user_id(name)[2:]
+    key = secrets.token_urlsafe(16)
+    if not store.add_user(user_id, name, key_hash=_hash(key), role=EXPERT_ROLE):
+        raise IdentityError("name_taken")
+    return Identity(user_id, name, EXPERT_ROLE, key)
+
+
+def is_expert(identity: Identity | None) -> bool:
+    """Whether the person on a page signed in with an expert link."""
+    return identity is not None and identity.role == EXPERT_ROLE
 
 
 def parse_query(query_string: str | None) -> dict[str, str]:

@@ -24,7 +24,8 @@ from ._common import CliError, add_global_options, settings_from
 
 __all__ = ["main", "build_parser", "CliError"]
 
-COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine", "realism", "model", "config"]
+COMMAND_MODULES = ["data", "serve", "survey", "scoring", "images", "machine", "realism", "model", "config",
+                   "grading"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["candidates", "write_table", "TABLE_FORMATS"]
+__all__ = ["candidates", "write_table", "known_lens_names", "TABLE_FORMATS"]
 
 #: File extension -> astropy format (None: written by pandas).
 TABLE_FORMATS = {".csv": None, ".fits": "fits", ".xml": "votable", ".vot": "votable"}
@@ -45,11 +45,22 @@ def candidates(scores: pd.DataFrame, subjects: pd.DataFrame, method: str, known:
         "known_lens": np.full(len(s), "", dtype=object),
         "image": np.array(["" if _missing(x) else str(x) for x in _col(info, "image", None)], dtype=object),
     })
-    if known is None and match and len(out):
-        known = _match_known(out, match_radius_arcsec)
-    if known is not None and len(out):
-        out["known_lens"] = _known_names(known, out)
+    out["known_lens"] = known_lens_names(out, known, match=match, radius_arcsec=match_radius_arcsec)
     return out
+
+
+def known_lens_names(out: pd.DataFrame, known: pd.DataFrame | None = None, *, match: bool = True,
+                     radius_arcsec: float = 5.0) -> np.ndarray:
+    """The name of a known lens near each row of ``out`` (subject, ra, dec), "" where none.
+
+    ``known``: a precomputed match (see :func:`candidates`); without it and with ``match``, the
+    lenscat cross-match of :mod:`lensfinder_nb.realdata.known` when its catalogue is available.
+    """
+    if known is None and match and len(out):
+        known = _match_known(out, radius_arcsec)
+    if known is not None and len(out):
+        return _known_names(known, out)
+    return np.full(len(out), "", dtype=object)
 
 
 def _col(info: pd.DataFrame, name: str, fill: object) -> np.ndarray:

@@ -51,7 +51,7 @@ from .fold import fold_journals, journal_frames
 from .journal import JournalWriter, read_tails
 from .locks import LockTimeout, file_lock
 from .migrations import SCHEMA_VERSION, apply_migrations, schema_version
-from .validation import (QueryError, StoreError, check_id, content_vote_ids, parse_answer,
+from .validation import (QueryError, StoreError, check_id, content_vote_ids, parse_answer, parse_grade,
                          parse_timestamp, prepare_vote_import, validate_subjects, vote_event)
 from ..settings import Settings, is_database_url
 
@@ -326,6 +326,22 @@ class Store:
             writes.replace_machine_scores(con, df, check_id("model", model))
         return len(df)
 
+    # ------------------------------------------------------------------ expert grades
+    def add_grade(self, user: str, subject: str, grade: Any, *, grade_id: str | None = None,
+                  created_at: Any = None) -> str:
+        """Record an expert's grade (0-3) of a subject and return its id.  Grading again adds a row:
+        the latest grade of a grader counts (:meth:`grades`), older ones stay as history.
+        Grades are rare, so they go straight into the store (no journal)."""
+        row = grade_row(check_id("user", user), self._check_subject(subject), grade, grade_id, created_at)
+        with self.transaction() as con:
+            self.sql_writes.insert_grade(con, row)
+        return row["grade_id"]
+
+    def grades(self, history: bool = False) -> pd.DataFrame:
+        """Each grader's latest grade per subject (every grade with ``history``): grade_id, user_id,
+        subject, grade, created_at."""
+        return queries.grades(self, history)
+
     # ------------------------------------------------------------------ people and settings
     def add_user(self, user_id: str, display_name: str, *, key_hash: str | None = None,
                  role: str = "volunteer") -> bool:
@@ -403,6 +419,13 @@ class Store:
 
 
 _FOLDING: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def grade_row(user: str, subject: str, grade: Any, grade_id: str | None, created_at: Any) -> dict:
+    """A checked grade row for either backend."""
+    return {"grade_id": check_id("grade_id", grade_id) if grade_id is not None else uuid.uuid4().hex,
+            "user_id": user, "subject": subject, "grade": parse_grade(grade),
+            "created_at": parse_timestamp(created_at)}
 
 
 def checked_scores(frame: pd.DataFrame) -> pd.DataFrame:

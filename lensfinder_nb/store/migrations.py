@@ -99,6 +99,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             hidden_by   VARCHAR
         );
     """),
+    (7, "expert grades", """
+        CREATE TABLE grades (
+            grade_id    VARCHAR PRIMARY KEY,
+            user_id     VARCHAR NOT NULL,
+            subject     VARCHAR NOT NULL,
+            grade       TINYINT NOT NULL CHECK (grade BETWEEN 0 AND 3),  -- 3 definitely a lens ... 0 not
+            created_at  TIMESTAMP NOT NULL   -- a grader's latest grade of a subject counts; older ones are history
+        );
+    """),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -34,14 +34,15 @@ __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
            "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "subject_id_set", "vote_is_by",
-           "load_snapshot", "count_rows",
+           "insert_grade", "load_snapshot", "count_rows",
            "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 
 #: what psycopg raises for SQL the server cannot run or a server it cannot reach
 DatabaseError = psycopg.Error
 
 #: the tables of a store, in an order that a copy can insert them
-TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments")
+TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments",
+          "grades")
 
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
@@ -128,6 +129,15 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
             hidden_by   TEXT
         );
         CREATE INDEX comments_subject ON comments (subject);
+    """),
+    (7, "expert grades", """
+        CREATE TABLE grades (
+            grade_id    TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            grade       SMALLINT NOT NULL CHECK (grade BETWEEN 0 AND 3),
+            created_at  TIMESTAMP NOT NULL
+        );
     """),
 ]
 
@@ -328,6 +338,13 @@ def insert_user(con: psycopg.Connection, user_id: str, display_name: str, key_ha
     cur = con.execute("INSERT INTO users (user_id, display_name, key_hash, role) VALUES (%s, %s, %s, %s) "
                       "ON CONFLICT (user_id) DO NOTHING", [user_id, display_name, key_hash, role])
     return cur.rowcount == 1
+
+
+def insert_grade(con: psycopg.Connection, row: dict) -> None:
+    """One expert grade (grade_id, user_id, subject, grade, created_at); an id already stored is kept."""
+    con.execute("INSERT INTO grades (grade_id, user_id, subject, grade, created_at) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (grade_id) DO NOTHING",
+                [row["grade_id"], row["user_id"], row["subject"], row["grade"], row["created_at"]])
 
 
 def put_setting(con: psycopg.Connection, key: str, value: Any) -> None:

@@ -34,7 +34,8 @@ __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "vot
            "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
            "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record",
-           "comments_by_user", "subject_image"]
+           "comments_by_user", "subject_image",
+           "grades", "people_with_role"]
 
 
 def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:
@@ -163,6 +164,21 @@ def annotations_of_user(store: Store, user_id: str) -> pd.DataFrame:
 def user_record(store: Store, user_id: str) -> pd.DataFrame:
     """The person ``user_id`` (no row if unknown): display_name, key_hash, role."""
     return _frame(store, "SELECT display_name, key_hash, role FROM users WHERE user_id = ?", [user_id])
+
+
+def people_with_role(store: Store, role: str) -> pd.DataFrame:
+    """Everyone with ``role`` (e.g. ``expert``): user_id, display_name, created_at, by id."""
+    return _frame(store, "SELECT user_id, display_name, created_at FROM users WHERE role = ? ORDER BY user_id",
+                  [role])
+
+
+# ---------------------------------------------------------------------- expert grades
+def grades(store: Store, history: bool = False) -> pd.DataFrame:
+    """Expert grades: each grader's latest grade per subject (the ``latest_grades`` view), or every
+    grade ever given with ``history``.  Columns: grade_id, user_id, subject, grade, created_at."""
+    view = "grades" if history else "latest_grades"
+    return _frame(store, f"SELECT grade_id, user_id, subject, grade::INTEGER AS grade, created_at FROM {view} "
+                         "ORDER BY created_at, grade_id")
 
 
 # ---------------------------------------------------------------------- the queue

@@ -183,3 +183,19 @@ def content_vote_ids(frame: pd.DataFrame) -> pd.Series:
     keys = (frame["user_id"].astype(str) + "\x1f" + frame["subject"].astype(str) + "\x1f"
             + frame["answer"].astype(str) + "\x1f" + frame["created_at"].astype(str))
     return keys.map(lambda k: "imp-" + hashlib.sha1(k.encode()).hexdigest()[:24])
+
+
+def parse_grade(value: Any) -> int:
+    """An expert grade: an integer 0-3 (3 definitely a lens, 2 probably, 1 possibly, 0 not)."""
+    if isinstance(value, bool):
+        raise StoreError(f"a grade is 0, 1, 2 or 3, got {value!r}")
+    try:
+        grade = int(value)
+    except (TypeError, ValueError):
+        raise StoreError(f"a grade is 0, 1, 2 or 3, got {value!r}") from None
+    if grade != value and str(grade) != str(value).strip():
+        raise StoreError(f"a grade is 0, 1, 2 or 3, got {value!r}")
+    if not 0 <= grade <= 3:
+        raise StoreError(f"a grade is 0, 1, 2 or 3, got {value!r}")
+    return grade
+

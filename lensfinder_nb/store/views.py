@@ -27,7 +27,7 @@ __all__ = ["SNAPSHOT_VIEWS", "VIEW_NAMES"]
 
 #: the views a snapshot offers (and ``lensfinder sql`` can query)
 VIEW_NAMES = ("subjects", "users", "votes", "counted_votes", "annotations", "scores", "machine_scores",
-              "settings", "comments")
+              "settings", "comments", "grades", "latest_grades")
 
 SNAPSHOT_VIEWS = """
 CREATE TEMP VIEW subjects AS SELECT * FROM db.subjects;
@@ -36,6 +36,11 @@ CREATE TEMP VIEW settings AS SELECT * FROM db.settings;
 CREATE TEMP VIEW scores AS SELECT * FROM db.scores;
 CREATE TEMP VIEW machine_scores AS SELECT * FROM db.machine_scores;
 CREATE TEMP VIEW comments AS SELECT * FROM db.comments;
+CREATE TEMP VIEW grades AS SELECT * FROM db.grades;
+-- Expert grades that count: each grader's latest grade of a subject (regrading keeps the history).
+CREATE TEMP VIEW latest_grades AS
+SELECT * FROM db.grades
+QUALIFY row_number() OVER (PARTITION BY user_id, subject ORDER BY created_at DESC, grade_id DESC) = 1;
 CREATE TEMP VIEW votes AS
 WITH stored AS (SELECT * FROM db.votes),
 pending AS (

@@ -19,7 +19,7 @@ from .validation import SUBJECT_COLUMNS, StoreError
 
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
-           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "count_votes", "insert_table",
+           "replace_scores", "replace_machine_scores", "insert_user", "insert_grade", "put_setting", "count_votes", "insert_table",
            "insert_comment", "hide_comment", "user_role"]
 
 Connection = duckdb.DuckDBPyConnection
@@ -139,6 +139,13 @@ def insert_user(con: Connection, user_id: str, display_name: str, key_hash: str 
     return True
 
 
+def insert_grade(con: Connection, row: dict) -> None:
+    """One expert grade (grade_id, user_id, subject, grade, created_at); an id already stored is kept."""
+    con.execute("INSERT INTO grades (grade_id, user_id, subject, grade, created_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (grade_id) DO NOTHING",
+                [row["grade_id"], row["user_id"], row["subject"], row["grade"], row["created_at"]])
+
+
 def put_setting(con: Connection, key: str, value: Any) -> None:
     """Store ``value`` (JSON-serialisable) under ``key``, replacing what was there."""
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
@@ -167,7 +174,8 @@ def hide_comment(con: Connection, comment_id: str, by: str, at: str) -> bool | N
     return True
 
 
-_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments")
+_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments",
+                  "grades")
 
 
 def insert_table(con: Connection, table: str, frame: pd.DataFrame) -> None:

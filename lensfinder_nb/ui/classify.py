@@ -18,6 +18,7 @@ from ipyevents import Event
 from ..i18n import Translator
 from ..classify.session import STRETCHES, ZOOMS, ClassifySession, Feedback
 from .common import ErrorArea, escape, guarded
+from .picture import main_image, view_buttons
 
 __all__ = ["ClassifyView", "KEYS"]
 
@@ -82,9 +83,7 @@ class ClassifyView(w.VBox):
         t_ = self.t
         guard = guarded(self.errors, "what.vote", t_)
 
-        self.image = w.Image(format="jpeg")
-        self.image.add_class("lf-image")
-        self.image.add_class("lf-main")
+        self.image = main_image()
         self.overlay = w.HTML()
         self.overlay.add_class("lf-overlay")
         self.stage = w.Box([self.image, self.overlay])
@@ -98,10 +97,7 @@ class ClassifyView(w.VBox):
         self.favourite_button = w.ToggleButton(description=t_("classify.favourite"), icon="heart",
                                                tooltip=t_("classify.favourite_tip"))
         self.clear_button = w.Button(description=t_("classify.clear"), tooltip=t_("classify.clear_tip"))
-        self.stretch_buttons = w.ToggleButtons(options=[(t_(f"stretch.{s}"), s) for s in STRETCHES],
-                                               value="viewer", style={"button_width": "auto"})
-        self.zoom_buttons = w.ToggleButtons(options=[(f"{z}×", z) for z in ZOOMS], value=1,
-                                            style={"button_width": "3.5em"})
+        self.stretch_buttons, self.zoom_buttons = view_buttons(t_)
         self.comment = w.Text(placeholder=t_("classify.comment_placeholder"), layout=w.Layout(width="320px"),
                               continuous_update=False)
         self.comment_button = w.Button(description=t_("classify.comment_save"))

@@ -10,7 +10,7 @@ from ..settings import Settings
 from .common import escape
 from .frame import PageFrame, open_page
 
-__all__ = ["classify_page", "tutorial_page", "discuss_page", "PRACTICE_ROUND"]
+__all__ = ["classify_page", "tutorial_page", "discuss_page", "grade_page", "PRACTICE_ROUND"]
 
 PRACTICE_ROUND = 10
 
@@ -120,3 +120,27 @@ def tutorial_page(query: str | None = None, settings: Settings | None = None) ->
                                        frame.view, done]
 
     return open_page("tutorial", render, query_string=query, settings=settings)
+
+
+def grade_page(query: str | None = None, settings: Settings | None = None) -> PageFrame:
+    """Expert grading (``apps/grade.ipynb``): needs an expert's personal link (``lensfinder experts add``).
+
+    ``query`` and ``settings`` default to the request's and the environment's (:func:`open_page`).
+    """
+
+    def render(frame: PageFrame) -> None:
+        from ..classify.grading import GradingSession
+        from ..classify.identity import is_expert
+        from .grade import GradeView
+        if not is_expert(frame.identity):
+            frame.body.children = [w.HTML(f"<p class='lf-error' role='alert'>{frame.t('grade.expert_required')}</p>")]
+            return
+        session = getattr(frame, "grading", None)
+        if session is None:
+            session = frame.grading = GradingSession(frame.store, frame.identity.user_id)
+        frame.view = GradeView(session, frame.t, errors=frame.errors,
+                               discuss_link=lambda subject: frame.link("discuss", subject=subject))
+        frame.body.children = [frame.signed_in_banner(), frame.view]
+
+    return open_page("grade", render, query_string=query, settings=settings)
+

@@ -1,4 +1,5 @@
-"""The teacher's dashboard: the class table, activity, top candidates, settings and vote imports.
+"""The teacher's dashboard: the class table, activity, top candidates, settings, vote imports and expert
+grading (:mod:`.teacher_grading`).
 
 The page shows nothing but a "teacher key required" message unless ``?key=`` matches the
 teacher key (:func:`lensfinder_nb.classify.identity.is_teacher`; ``lensfinder serve`` prints the link),
@@ -203,6 +204,8 @@ class TeacherView(w.VBox):
                             names="value")
         self.uploader.observe(frame.guard("what.teacher_import")(self._on_upload), names="value")
         self.refresh_button.on_click(frame.guard("what.teacher_refresh")(lambda _b: self.load()))
+        from .teacher_grading import GradingPanel
+        self.grading = GradingPanel(frame)
         super().__init__([
             w.HTML(_CSS),
             w.HBox([h("teacher.section.class"), self.refresh_button]), self.class_summary, self.grid_box,
@@ -213,6 +216,7 @@ class TeacherView(w.VBox):
             h("teacher.section.settings"), self.feedback, self.rate, self.routing, self.settings_status,
             h("teacher.section.import"), w.HTML(f"<small>{t('teacher.import.help')}</small>"),
             self.uploader, self.import_status,
+            h("teacher.section.grading"), self.grading,
         ])
         self.load()
 
@@ -223,6 +227,7 @@ class TeacherView(w.VBox):
         self._draw_activity()
         self._draw_candidates()
         self._draw_tag_counts()
+        self.grading.load()
 
     def _draw_tag_counts(self) -> None:
         counts = self.store.hashtag_counts().head(15)

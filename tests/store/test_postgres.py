@@ -38,6 +38,8 @@ def _filled(store):
     store.post_comment("bob", "b", 'no tags, a "quote", a comma\nand a second line')
     hidden = store.post_comment("bob", "a", "#Arc or #artefact?")
     store.hide_comment(hidden, "ada")
+    store.add_grade("e-ann", "c", 2, created_at="2026-01-01T01:00:00")
+    store.add_grade("e-ann", "c", 3, created_at="2026-01-01T02:00:00")   # a regrade: the history is copied too
     return store
 
 
@@ -85,7 +87,8 @@ def test_store_copy_keeps_every_row(direction, tmp_path, pg_url):
     _filled(open_store(source)).close()
     copied = copy_store(source, target)
     assert copied == {"subjects": 3, "users": 1, "votes": 4, "annotations": 1, "scores": 1,
-                      "machine_scores": 2, "settings": 1, "comments": 2}
+                      "machine_scores": 2, "settings": 1, "comments": 2,
+                      "grades": 2}
     a, b = open_store(source), open_store(target)
     before, after = read_all_tables(a), read_all_tables(b)
     for table in before:
@@ -102,13 +105,14 @@ def test_store_copy_into_a_store_with_data_changes_nothing(tmp_path, pg_url):
     with pytest.raises(StoreError, match="not empty"):
         copy_store(tmp_path / "src.duckdb", pg_url)
     assert table_rows(target) == {"subjects": 1, "users": 0, "votes": 0, "annotations": 0, "scores": 0,
-                                  "machine_scores": 0, "settings": 0, "comments": 0}
+                                  "machine_scores": 0, "settings": 0, "comments": 0,
+                                  "grades": 0}
     target.close()
 
 
 def test_a_copy_that_fails_midway_leaves_the_target_empty(tmp_path, pg_url):
     src = _filled(open_store(tmp_path / "src.duckdb"))
-    # a row the server refuses in the sixth of seven tables: a score without a probability
+    # a row the server refuses in the fifth of eight tables: a score without a probability
     with src.transaction() as con:
         con.execute("ALTER TABLE scores ALTER COLUMN probability DROP NOT NULL")
         con.execute("INSERT INTO scores (subject, method, probability, n_votes, status) "
