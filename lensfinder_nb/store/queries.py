@@ -33,7 +33,7 @@ __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "vot
            "annotations_of_user", "subject_pool", "stored_scores", "latest_machine_scores", "newest_model_scores",
            "machine_skill_sample", "volunteer_activity", "counted_vote_span", "activity_counts",
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
-           "subject_id_set"]
+           "subject_id_set", "lens_models"]
 
 
 def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:
@@ -255,3 +255,22 @@ def mock_backgrounds(store: Store) -> pd.DataFrame:
         WHERE label = 0 AND cube IS NOT NULL AND kind NOT LIKE 'lookalike:%' AND kind NOT LIKE 'artefact:%'
           AND kind <> 'mock' AND cube NOT LIKE 'mock:%'
         ORDER BY subject""")
+
+
+# ---------------------------------------------------------------------- lens models
+def lens_models(store: Store, subject: str | None = None, user_id: str | None = None) -> pd.DataFrame:
+    """Stored lens models, oldest first (of ``subject`` and/or ``user_id`` when given).
+
+    Columns: model_id, user_id, subject, params (a dict), theta_e, theta_e_err, quality, refined, created_at.
+    """
+    where, args = [], []
+    for col, value in (("subject", subject), ("user_id", user_id)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    df = _frame(store, f"""SELECT model_id, user_id, subject, params::VARCHAR AS params, theta_e, theta_e_err,
+                                  quality, refined::BOOLEAN AS refined, created_at::TIMESTAMP AS created_at
+                           FROM lens_models {clause} ORDER BY created_at, model_id""", args or None)
+    df["params"] = [json.loads(p) for p in df["params"]]
+    return df

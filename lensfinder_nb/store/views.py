@@ -27,7 +27,7 @@ __all__ = ["SNAPSHOT_VIEWS", "VIEW_NAMES"]
 
 #: the views a snapshot offers (and ``lensfinder sql`` can query)
 VIEW_NAMES = ("subjects", "users", "votes", "counted_votes", "annotations", "scores", "machine_scores",
-              "settings")
+              "settings", "lens_models")
 
 SNAPSHOT_VIEWS = """
 CREATE TEMP VIEW subjects AS SELECT * FROM db.subjects;
@@ -35,6 +35,7 @@ CREATE TEMP VIEW users AS SELECT * FROM db.users;
 CREATE TEMP VIEW settings AS SELECT * FROM db.settings;
 CREATE TEMP VIEW scores AS SELECT * FROM db.scores;
 CREATE TEMP VIEW machine_scores AS SELECT * FROM db.machine_scores;
+CREATE TEMP VIEW lens_models AS SELECT * FROM db.lens_models;
 CREATE TEMP VIEW votes AS
 WITH stored AS (SELECT * FROM db.votes),
 pending AS (

@@ -15,11 +15,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .validation import SUBJECT_COLUMNS, StoreError
+from .validation import LENS_MODEL_COLUMNS, SUBJECT_COLUMNS, StoreError
 
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
-           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "count_votes", "insert_table"]
+           "replace_scores", "replace_machine_scores", "insert_user", "put_setting", "insert_lens_model",
+           "count_votes", "insert_table"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -138,12 +139,18 @@ def insert_user(con: Connection, user_id: str, display_name: str, key_hash: str 
     return True
 
 
+def insert_lens_model(con: Connection, row: dict) -> None:
+    """One lens model (:func:`.validation.lens_model_row`)."""
+    cols, marks = ", ".join(LENS_MODEL_COLUMNS), ", ".join("?" * len(LENS_MODEL_COLUMNS))
+    con.execute(f"INSERT INTO lens_models ({cols}) VALUES ({marks})", [row[c] for c in LENS_MODEL_COLUMNS])
+
+
 def put_setting(con: Connection, key: str, value: Any) -> None:
     """Store ``value`` (JSON-serialisable) under ``key``, replacing what was there."""
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
 
 
-_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings")
+_COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "lens_models")
 
 
 def insert_table(con: Connection, table: str, frame: pd.DataFrame) -> None:

@@ -82,7 +82,7 @@ def test_store_copy_keeps_every_row(direction, tmp_path, pg_url):
     _filled(open_store(source)).close()
     copied = copy_store(source, target)
     assert copied == {"subjects": 3, "users": 1, "votes": 4, "annotations": 1, "scores": 1,
-                      "machine_scores": 2, "settings": 1}
+                      "machine_scores": 2, "settings": 1, "lens_models": 0}
     a, b = open_store(source), open_store(target)
     before, after = read_all_tables(a), read_all_tables(b)
     for table in before:
@@ -99,7 +99,7 @@ def test_store_copy_into_a_store_with_data_changes_nothing(tmp_path, pg_url):
     with pytest.raises(StoreError, match="not empty"):
         copy_store(tmp_path / "src.duckdb", pg_url)
     assert table_rows(target) == {"subjects": 1, "users": 0, "votes": 0, "annotations": 0, "scores": 0,
-                                  "machine_scores": 0, "settings": 0}
+                                  "machine_scores": 0, "settings": 0, "lens_models": 0}
     target.close()
 
 
