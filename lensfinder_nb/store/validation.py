@@ -196,6 +196,8 @@ def _optional_positive(name: str, value: Any) -> float | None:
         v = float(value)
     except (TypeError, ValueError):
         raise StoreError(f"{name} must be a number (got {value!r})") from None
+    if math.isnan(v):  # a fit that could not tell its error: unknown, stored as NULL
+        return None
     if not (math.isfinite(v) and v >= 0):
         raise StoreError(f"{name} must be a finite number >= 0 (got {value!r})")
     return v
@@ -205,7 +207,7 @@ def lens_model_row(user: str, subject: str, params: dict[str, Any], theta_e_err:
                    quality: Any = None, refined: bool = False) -> dict[str, Any]:
     """A row of ``lens_models``: ``params`` a mapping of parameter name -> finite number that holds
     ``theta_e_arcsec`` > 0 (the model's own checks are :func:`lensfinder_nb.modelling.model.checked_model`);
-    ``theta_e_err`` and ``quality`` (the fit's reduced chi2) finite and >= 0, or None."""
+    ``theta_e_err`` and ``quality`` (the fit's reduced chi2) finite and >= 0, or None (NaN: None)."""
     if not isinstance(params, dict) or not params:
         raise StoreError("a lens model's params must be a non-empty mapping of name -> number")
     clean: dict[str, float] = {}
