@@ -86,6 +86,8 @@ def refine_in_background(cube: np.ndarray, start: dict, psf_fwhm_arcsec, *, n_pa
     import multiprocessing as mp
 
     global _POOL
+    if _POOL is not None and getattr(_POOL, "_broken", False):
+        _POOL = None  # a worker died (killed, out of memory): start a fresh one
     if _POOL is None:
         _POOL = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
     return _POOL.submit(refine_summary, np.asarray(cube), dict(start), np.asarray(psf_fwhm_arcsec, float),
