@@ -254,7 +254,10 @@ class ModelView(w.VBox):
         t0 = time.perf_counter()
         m = self.model
         arcs, positions = self.live.update(m)
-        self.overlay.value = _png(arc_overlay(arcs))
+        # bqplot redraws an Image mark when it gets a new picture widget, not when the old one's bytes change
+        old, self.overlay = self.overlay, w.Image(value=_png(arc_overlay(arcs)), format="png")
+        self.overlay_mark.image = self.overlay
+        old.close()
         with self.images_mark.hold_sync():
             self.images_mark.x, self.images_mark.y = positions[:, 0], positions[:, 1]
         self._busy = True  # setting the markers must not feed back into the model
