@@ -23,7 +23,7 @@ from ..imaging.survey import PIXSCALE_ARCSEC
 from ..realism.measure import arc_residual, lens_photometry, measure_cube, moments_shape, sky_and_noise
 from .model import DEFAULT_MODEL, checked_model
 
-__all__ = ["automatic_guess"]
+__all__ = ["automatic_guess", "neighbour_mask", "ARC_ZONE_ARCSEC"]
 
 
 def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
@@ -59,3 +59,33 @@ def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
                           "lens_x_arcsec": float(lx), "lens_y_arcsec": float(ly),
                           "src_x_arcsec": float(lx + beta * ux), "src_y_arcsec": float(ly + beta * uy),
                           "light_q": q, "light_phi_rad": phi})
+
+
+#: arcs of a galaxy-scale lens lie within this radius of its centre (the mocks' theta_E prior ends at 3.2")
+ARC_ZONE_ARCSEC = 4.0
+
+
+def neighbour_mask(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
+                   arc_zone_arcsec: float = ARC_ZONE_ARCSEC) -> np.ndarray:
+    """Pixels a fit should use (True) in a cube (3, ny, nx): False on light that is neither the lens nor
+    its arcs, i.e. the connected patches of the lens-subtracted g + r residual (S/N > 2.5 after a
+    1-pixel smoothing) whose S/N-weighted mean radius lies beyond ``arc_zone_arcsec``, and the parts
+    beyond it of patches that reach into it, grown by two pixels."""
+    from scipy import ndimage as ndi
+
+    cube = np.asarray(cube, np.float64)
+    cy, cx = lens_photometry(cube, pixscale_arcsec)["centre_yx"]
+    res, noise = arc_residual(cube, (cy, cx), pixscale_arcsec)
+    snr = ndi.gaussian_filter(res[0] / noise[0] + res[1] / noise[1], 1.0)
+    labels, n = ndi.label(snr > 2.5)
+    ny, nx = snr.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    r = np.hypot(xx - cx, yy - cy) * pixscale_arcsec
+    weight = np.clip(snr, 0, None)
+    idx = np.arange(1, n + 1)
+    total = ndi.sum(weight, labels, idx)
+    mean_r = ndi.sum(weight * r, labels, idx) / np.maximum(total, 1e-12)
+    far = np.zeros(n + 1, bool)
+    far[1:] = mean_r > arc_zone_arcsec
+    bad = far[labels] | ((labels > 0) & (r > arc_zone_arcsec + 0.5))
+    return ~ndi.binary_dilation(bad, iterations=2)

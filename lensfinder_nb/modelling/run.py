@@ -11,8 +11,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..imaging.survey import TYPICAL_SEEING_ARCSEC
-from .fit import AUTOMATIC_SPREAD, PSO_ITERATIONS, PSO_PARTICLES, refine
-from .guess import automatic_guess
+from .fit import AUTOMATIC_SPREAD, PSO_ITERATIONS, PSO_PARTICLES, automatic_start, refine
 
 __all__ = ["ModelError", "model_subject", "load_subject", "subject_psf", "refine_summary", "refine_in_background"]
 
@@ -23,10 +22,12 @@ class ModelError(UserError):
 
 def model_subject(store, subject: str, *, n_particles: int = PSO_PARTICLES, n_iterations: int = PSO_ITERATIONS,
                   seed: int = 0) -> dict:
-    """Guess and refine the lens model of ``subject``; returns the start, the fit's summary and the subject."""
+    """Start automatically (:func:`.fit.automatic_start`) and refine the lens model of ``subject``; returns the
+    start, the fit's summary and the subject."""
     cube, row = load_subject(store, subject)
-    start = automatic_guess(cube)
-    fit = refine(cube, start, subject_psf(row), n_particles=n_particles, n_iterations=n_iterations, seed=seed,
+    psf = subject_psf(row)
+    start = automatic_start(cube, psf, seed=seed)
+    fit = refine(cube, start, psf, n_particles=n_particles, n_iterations=n_iterations, seed=seed,
                  theta_e_spread=AUTOMATIC_SPREAD)
     return {"subject": subject, "start": start, **fit.summary()}
 
