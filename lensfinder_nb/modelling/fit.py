@@ -24,10 +24,8 @@ from .guess import automatic_guess, neighbour_mask
 from .model import MODEL_KEYS, checked_model
 
 __all__ = ["FitImage", "Refined", "fit_image", "refine", "automatic_start", "PSO_PARTICLES", "PSO_ITERATIONS",
-           "AUTOMATIC_SPREAD", "START_GRID_ARCSEC"]
+           "AUTOMATIC_SPREAD"]
 
-#: the Einstein radii the automatic start tries (a factor ~1.4 apart over the galaxy-scale range)
-START_GRID_ARCSEC = (0.7, 1.0, 1.4, 2.0, 2.8)
 
 #: the swarm's size and length: about 2 500 likelihood calls, 2-7 s on one core for a 41-53 pixel crop
 PSO_PARTICLES, PSO_ITERATIONS = 40, 60
@@ -116,9 +114,10 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     half = (min(data.image.shape) - 1) / 2 * pixscale_arcsec
     if mask is None:
         mask = neighbour_mask(cube, pixscale_arcsec)
+    bounds = (0.3, max(half, 1.0))
     out = fit_sie_shear(data.image, data.noise_sigma, data.psf_fwhm_arcsec, start, pixscale_arcsec=pixscale_arcsec,
                         exposure=data.exposure, mask=_crop_like(np.asarray(mask, bool), data.image.shape).astype(int),
-                        theta_e_bounds=(0.3, max(half, 1.0)), n_particles=n_particles,
+                        theta_e_bounds=bounds, n_particles=n_particles,
                         n_iterations=n_iterations, seed=seed,
                         theta_e_spread=theta_e_spread)
     chi2 = float(out["chi2_reduced"])
@@ -127,29 +126,9 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     return Refined(model, err, chi2, time.perf_counter() - t0, data.image, np.asarray(out["model_image"]))
 
 
-def automatic_start(cube: np.ndarray, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC, pixscale_arcsec: float = PIXSCALE_ARCSEC,
-                    *, grid=START_GRID_ARCSEC, n_particles: int = 30, n_iterations: int = 20,
-                    seed: int = 0) -> dict[str, float]:
-    """The automatic start of a fit when nobody modelled the subject: the light-based guess
-    (:func:`.guess.automatic_guess`) for centre and shapes, then a short swarm from each Einstein radius
-    of ``grid`` (the source 0.1 theta_E off the centre towards the brighter arc side), all on the same
-    crop with neighbours masked (:func:`.guess.neighbour_mask`); the start is the short fit of least chi2."""
-    from ..sim.lenstronomy_adapter import fit_sie_shear
 
-    guess = automatic_guess(cube, pixscale_arcsec)
-    mask = neighbour_mask(cube, pixscale_arcsec)
-    data = fit_image(cube, max(grid), psf_fwhm_arcsec, pixscale_arcsec)
-    weights = _crop_like(mask, data.image.shape).astype(int)
-    half = (min(data.image.shape) - 1) / 2 * pixscale_arcsec
-    ux, uy = guess["src_x_arcsec"] - guess["lens_x_arcsec"], guess["src_y_arcsec"] - guess["lens_y_arcsec"]
-    norm = math.hypot(ux, uy) or 1.0
-    best: tuple[float, dict] | None = None
-    for te in grid:
-        start = {**guess, "theta_e_arcsec": float(te), "src_x_arcsec": guess["lens_x_arcsec"] + 0.1 * te * ux / norm,
-                 "src_y_arcsec": guess["lens_y_arcsec"] + 0.1 * te * uy / norm}
-        out = fit_sie_shear(data.image, data.noise_sigma, data.psf_fwhm_arcsec, start, pixscale_arcsec=pixscale_arcsec,
-                            exposure=data.exposure, mask=weights, theta_e_bounds=(0.3, max(half, 1.0)),
-                            n_particles=n_particles, n_iterations=n_iterations, hessian_errors=False, seed=seed)
-        if best is None or out["chi2_reduced"] < best[0]:
-            best = (float(out["chi2_reduced"]), out)
-    return checked_model({k: float(best[1][k]) for k in MODEL_KEYS})
+
+def automatic_start(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC) -> dict[str, float]:
+    """The automatic start of a fit when nobody modelled the subject: :func:`.guess.automatic_guess`
+    (centre and shapes from the light, theta_E from the colour-subtracted image)."""
+    return automatic_guess(cube, pixscale_arcsec)

@@ -26,7 +26,7 @@ def model_subject(store, subject: str, *, n_particles: int = PSO_PARTICLES, n_it
     start, the fit's summary and the subject."""
     cube, row = load_subject(store, subject)
     psf = subject_psf(row)
-    start = automatic_start(cube, psf, seed=seed)
+    start = automatic_start(cube)
     fit = refine(cube, start, psf, n_particles=n_particles, n_iterations=n_iterations, seed=seed,
                  theta_e_spread=AUTOMATIC_SPREAD)
     return {"subject": subject, "start": start, **fit.summary()}
