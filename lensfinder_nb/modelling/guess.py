@@ -7,7 +7,7 @@ From the cube alone, the same way for mocks and real cutouts:
 * lens light and mass shape: axis ratio and position angle from the r-band second moments within 2";
   the mass starts with the light's shape, no shear;
 * Einstein radius: the S/N-weighted mean radius of the light in the colour-subtracted image
-  ``g - k r`` (``k`` the lens's own g/r flux ratio within 1"), which removes the red lens galaxy (and
+  ``g - k r`` (``k`` the lens's own g/r flux ratio within 0.5"), which removes the red lens galaxy (and
   red neighbours) without a model of its profile and keeps the blue arcs (:func:`colour_theta_e`);
   pixels of smoothed S/N above 5 between 0.5" and ``max_theta_e_arcsec``; 1.5" when there are none.
   (Until 2026-12-04 it was the radius of the residual after an elliptical-isophote model of the lens,
@@ -33,7 +33,7 @@ __all__ = ["automatic_guess", "colour_theta_e", "neighbour_mask", "ARC_ZONE_ARCS
 def colour_theta_e(cube: np.ndarray, centre_yx: tuple[float, float], pixscale_arcsec: float = PIXSCALE_ARCSEC,
                    max_radius_arcsec: float = 4.0, min_radius_arcsec: float = 0.5) -> float:
     """The S/N-weighted mean radius (arcsec) of the light in ``g - k r`` (k: the g/r flux ratio within
-    1" of ``centre_yx``) smoothed by one pixel, over pixels of S/N above 5 (of the smoothed image) between
+    0.5" of ``centre_yx``) smoothed by one pixel, over pixels of S/N above 5 (of the smoothed image) between
     ``min_radius_arcsec`` and ``max_radius_arcsec`` (weights S/N - 5); NaN when there are none."""
     from scipy import ndimage as ndi
 
@@ -43,7 +43,7 @@ def colour_theta_e(cube: np.ndarray, centre_yx: tuple[float, float], pixscale_ar
     ny, nx = g.shape
     yy, xx = np.mgrid[0:ny, 0:nx]
     radius = np.hypot(xx - centre_yx[1], yy - centre_yx[0]) * pixscale_arcsec
-    core = radius < 1.0
+    core = radius < 0.5  # small: at 1" the blue arcs of a small lens would enter the lens's colour
     k = float(g[core].sum() / r[core].sum()) if r[core].sum() > 0 else 0.0
     noise = math.hypot(float(sigma[0]), k * float(sigma[1]))
     # a Gaussian of 1 pixel sums about 2 sqrt(pi) pixels of independent noise: S/N scales by that
