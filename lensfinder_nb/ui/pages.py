@@ -9,8 +9,9 @@ import ipywidgets as w
 from ..settings import Settings
 from .common import escape
 from .frame import PageFrame, open_page
+from .model import model_page
 
-__all__ = ["classify_page", "tutorial_page", "PRACTICE_ROUND"]
+__all__ = ["classify_page", "tutorial_page", "model_page", "PRACTICE_ROUND"]
 
 PRACTICE_ROUND = 10
 
