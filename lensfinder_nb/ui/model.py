@@ -13,15 +13,14 @@ stored as user ``teacher``); a training image (label 0 or 1) only after the pers
 so that the page never tells its answer before they voted.  The page shows the person's own models
 only, never a mock's parameters.
 
-``LENSFINDER_MODEL_PARTICLES`` / ``LENSFINDER_MODEL_ITERATIONS`` (environment) shorten the swarm for
-tests; the defaults are :data:`lensfinder_nb.modelling.fit.PSO_PARTICLES` / ``PSO_ITERATIONS``.
+The swarm's size is the page's settings (``refine_particles``, ``refine_iterations``; environment
+``LENSFINDER_MODEL_PARTICLES`` / ``LENSFINDER_MODEL_ITERATIONS``), shorter in the browser test.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import os
 import threading
 import time
 
@@ -109,13 +108,6 @@ def _grey(img: np.ndarray, lo: float, hi: float) -> bytes:
     span = max(hi - lo, 1e-12)
     x = np.arcsinh(np.clip((np.asarray(img, float) - lo) / span, 0, None) * 10) / math.asinh(10)
     return _png((np.clip(x, 0, 1) * 255).astype(np.uint8)[::-1])
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(int(os.environ.get(name, default)), 1)
-    except ValueError:
-        return default
 
 
 class ModelView(w.VBox):
@@ -327,12 +319,10 @@ class ModelView(w.VBox):
 
     # ------------------------------------------------------------------ refine and save
     def _refine(self, _button=None) -> None:
-        from ..modelling.fit import PSO_ITERATIONS, PSO_PARTICLES
         from ..modelling.run import refine_in_background
         if self.refine_button.disabled:
             return
-        n_particles = _env_int("LENSFINDER_MODEL_PARTICLES", PSO_PARTICLES)
-        n_iterations = _env_int("LENSFINDER_MODEL_ITERATIONS", PSO_ITERATIONS)
+        n_particles, n_iterations = self.frame.settings.refine_particles, self.frame.settings.refine_iterations
         start = dict(self.model)
         future = refine_in_background(self.cube, start, self.psf, n_particles=n_particles, n_iterations=n_iterations)
         self.refine_button.disabled = True

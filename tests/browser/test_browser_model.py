@@ -27,16 +27,15 @@ def _overlay_hrefs(page) -> list[str]:
     return page.locator(".lf-model-figure image").evaluate_all("els => els.map(e => e.getAttribute('href'))")
 
 
-def test_model_page_click_drag_refine_save_and_chinese(tmp_path, monkeypatch):
-    monkeypatch.setenv("LENSFINDER_MODEL_PARTICLES", "8")   # a short swarm: the test checks the path, not the fit
-    monkeypatch.setenv("LENSFINDER_MODEL_ITERATIONS", "4")
+def test_model_page_click_drag_refine_save_and_chinese(tmp_path):
     store = open_store(tmp_path / "lf.duckdb")
     mocks = mock_lenses(2, seed=3)
     ref = write_batch(store.path.parent, "model-test", mocks.images[:1].astype(np.float32))[0]
     store.add_subjects(pd.DataFrame({"subject": ["M1"], "label": [-1], "cube": [ref]}))
     ada = sign_up(store, "Ada Lovelace")
     query = personal_link("model", ada, subject="M1").split("?", 1)[1]
-    with voila_server(store.path) as base, browser_page() as page:
+    # a short swarm: the test checks the path through the page, not the fit
+    with voila_server(store.path, refine_particles=8, refine_iterations=4) as base, browser_page() as page:
         page.goto(f"{base}/voila/render/model.ipynb?{query}", timeout=90_000)
         page.locator(".lf-model-status").wait_for(timeout=90_000)
         page.locator(".lf-model-figure image").first.wait_for(state="attached", timeout=30_000)

@@ -104,3 +104,11 @@ def test_a_live_update_costs_well_under_50_ms(model_store, mock):
     assert len(view.update_ms) == 40
     assert page_ms < 100, f"page update p50 {page_ms:.1f} ms"
     assert page_ms < 3 * bare_ms + 15, (page_ms, bare_ms)  # the widgets add little to the ray tracing
+
+
+def test_refine_defaults_are_the_fits():
+    from lensfinder_nb.modelling.fit import PSO_ITERATIONS, PSO_PARTICLES
+    from lensfinder_nb.settings import Settings
+    s = Settings.from_env({})
+    assert (s.refine_particles, s.refine_iterations) == (PSO_PARTICLES, PSO_ITERATIONS)
+    assert Settings.from_env({"LENSFINDER_MODEL_ITERATIONS": "4"}).refine_iterations == 4
