@@ -352,37 +352,3 @@ def _theta_e_error(fs, best, sigmas) -> tuple[float, int]:
     k = int(np.flatnonzero(free == names.index("theta_E_lens0"))[0])
     return float(np.sqrt(cov[k, k])), calls
 
-
-def theta_e_scan(image, noise_sigma: float, psf_fwhm_arcsec: float, start: dict, thetas, offsets=(0.0, 0.1, 0.25),
-                 *, pixscale_arcsec: float = PIXSCALE_ARCSEC, exposure: float = ELECTRONS_PER_NMGY[1]) -> np.ndarray:
-    """chi2 of the best linear amplitudes for each Einstein radius of ``thetas`` (the rest of ``start``
-    fixed), the smallest over sources placed ``offsets`` x theta_E from the lens centre towards the
-    start's source; one linear solve per (theta_E, offset), no swarm."""
-    from lenstronomy.Data.imaging_data import ImageData
-    from lenstronomy.Data.psf import PSF
-    from lenstronomy.ImSim.image_linear_solve import ImageLinearFit
-    from lenstronomy.LensModel.lens_model import LensModel
-    from lenstronomy.LightModel.light_model import LightModel
-
-    image = np.asarray(image, float)
-    kwargs_data, kwargs_psf, kwargs_numerics = _fit_setup(image, noise_sigma, psf_fwhm_arcsec, pixscale_arcsec,
-                                                          exposure)
-    fit = ImageLinearFit(ImageData(**kwargs_data), PSF(**kwargs_psf),
-                         lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
-                         source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
-                         lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
-                         kwargs_numerics=kwargs_numerics)
-    dx, dy = start["src_x_arcsec"] - start["lens_x_arcsec"], start["src_y_arcsec"] - start["lens_y_arcsec"]
-    norm = float(np.hypot(dx, dy)) or 1.0
-    ux, uy = (dx / norm, dy / norm) if np.hypot(dx, dy) > 0 else (1.0, 0.0)
-    out = np.full(len(thetas), np.inf)
-    for i, te in enumerate(thetas):
-        for off in offsets:
-            m = {**start, "theta_e_arcsec": float(te),
-                 "src_x_arcsec": start["lens_x_arcsec"] + off * te * ux,
-                 "src_y_arcsec": start["lens_y_arcsec"] + off * te * uy}
-            lens, source, light = _to_kwargs(m)
-            model = np.asarray(fit.image_linear_solve(lens, source, light)[0])
-            var = noise_sigma ** 2 + np.clip(model, 0, None) / exposure
-            out[i] = min(out[i], float(((image - model) ** 2 / var).sum()))
-    return out
