@@ -1,5 +1,6 @@
 """A real browser builds a lens model: click to place the centre, move the Einstein radius and see the
-predicted arcs change, Refine (a short swarm under the test setting) and see theta_E with its error,
+predicted arcs change, drag the centre,
+Refine (a short swarm under the test setting) and see theta_E with its error,
 Save; then the page in Simplified Chinese."""
 
 from __future__ import annotations
@@ -64,6 +65,25 @@ def test_model_page_click_drag_refine_save_and_chinese(tmp_path):
         assert page.locator(".lf-model-figure").screenshot() != shot
         theta_before = float(re.search(r"radius ([\d.]+)", placed).group(1))
         assert float(re.search(r"radius ([\d.]+)", _status(page)).group(1)) > theta_before
+
+        # drag the lens centre (the red cross, the last mark) 30 px right: the model and its arcs follow
+        hrefs, before = _overlay_hrefs(page), _status(page)
+        dots = page.locator(".lf-model-figure .dot")
+        dots.last.wait_for(state="attached", timeout=10_000)
+        cross = dots.last.bounding_box()
+        sx, sy = cross["x"] + cross["width"] / 2, cross["y"] + cross["height"] / 2
+        page.mouse.move(sx, sy)
+        page.mouse.down()
+        for step in range(1, 7):
+            page.mouse.move(sx + 5 * step, sy, steps=2)
+        page.mouse.up()
+        page.wait_for_function("h => [...document.querySelectorAll('.lf-model-figure image')]"
+                               ".map(e => e.getAttribute('href')).join() !== h", arg=",".join(hrefs), timeout=30_000)
+        page.wait_for_timeout(300)
+        x0, y0 = (float(v) for v in re.search(r"x = ([+-][\d.]+)\D+y = ([+-][\d.]+)", before).groups())
+        x1, y1 = (float(v) for v in re.search(r"x = ([+-][\d.]+)\D+y = ([+-][\d.]+)", _status(page)).groups())
+        assert x1 > x0 + 0.5 and abs(y1 - y0) < 0.3  # moved right, not up or down
+        assert page.locator(".lf-model-result").inner_text() == ""  # nothing refined yet
 
         # Refine: a progress bar, then theta_E with its uncertainty and the three pictures
         page.locator("button.lf-refine").click()
