@@ -1,7 +1,6 @@
 """A real browser builds a lens model: click to place the centre, move the Einstein radius and see the
-predicted arcs change, drag the centre,
-Refine (a short swarm under the test setting) and see theta_E with its error,
-Save; then the page in Simplified Chinese."""
+predicted arcs change, drag the centre, Refine (a short swarm under the test setting) and see theta_E with
+its error, Save; then the page in Simplified Chinese."""
 
 from __future__ import annotations
 
