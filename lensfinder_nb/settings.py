@@ -171,6 +171,11 @@ class Settings:
     cull_interval_s: int = _setting(20, "seconds between checks for idle kernels", parse=int)
     page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
                                      "a plain message)")
+    # the modelling page's Refine (lenstronomy's particle swarm; modelling.fit.PSO_PARTICLES / PSO_ITERATIONS)
+    refine_particles: int = _setting(40, "modelling page: particles of Refine's swarm (fewer: faster, rougher)",
+                                     env="LENSFINDER_MODEL_PARTICLES", parse=int)
+    refine_iterations: int = _setting(60, "modelling page: iterations of Refine's swarm",
+                                      env="LENSFINDER_MODEL_ITERATIONS", parse=int)
     # one page request (set by Voilà / JupyterHub in the kernel's environment)
     query_string: str | None = _setting(None, "page: the request's query string (untrusted); unset in a "
                                         "pre-started kernel, which asks Voilà for it",
@@ -197,6 +202,9 @@ class Settings:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {getattr(self, name)!r}")
         if not 1 <= int(self.port) <= 65535:
             raise SettingsError(f"port must be 1-65535, got {self.port!r}")
+        for name in ("refine_particles", "refine_iterations"):
+            if int(getattr(self, name)) < 1:
+                raise SettingsError(f"{name} must be 1 or more, got {getattr(self, name)!r}")
         for name in ("pool_size", "cull_idle_s", "cull_interval_s"):
             if int(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)!r}")

@@ -62,7 +62,7 @@ def test_every_module_imports_without_heavy_dependencies():
     for name in names:
         importlib.import_module(name)
     code = ("import sys, lensfinder_nb.ui.pages, lensfinder_nb.ui.classify, lensfinder_nb.ui.guide, "
-            "lensfinder_nb.classify.session, lensfinder_nb.store, lensfinder_nb.ui.discuss; "
+            "lensfinder_nb.classify.session, lensfinder_nb.store, lensfinder_nb.ui.discuss, lensfinder_nb.ui.model; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lenstronomy', 'astropy', 'torch')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -90,7 +90,8 @@ def test_every_setting_is_documented():
     assert {r["env"] for r in rows} - {None} == {"LENSFINDER_DB", "LENSFINDER_FSYNC", "LENSFINDER_TRACEBACK",
                                                  "LENSFINDER_CUTOUT_URL", "http_proxy, https_proxy, no_proxy",
                                                  "QUERY_STRING", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX",
-                                                 "LENSFINDER_HUB_ADMIN", "LENSFINDER_DATA"}
+                                                 "LENSFINDER_HUB_ADMIN", "LENSFINDER_DATA",
+                                                 "LENSFINDER_MODEL_PARTICLES", "LENSFINDER_MODEL_ITERATIONS"}
 
 
 def test_class_settings_are_checked_once_and_round_trip_through_the_store(store):

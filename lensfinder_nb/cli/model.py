@@ -16,16 +16,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "model", help="fit SIE + shear, Sersic lens light and Sersic source to one subject's cube",
         description="Start from the automatic guess (lens centroid, light shape, arc radius) and refine it "
                     "with lenstronomy's particle swarm on the subject's g + r image; print theta_E with "
-                    "its uncertainty, the reduced chi2 and the full model as JSON.")
+                    "its uncertainty, the reduced chi2 and the full model as JSON.  The result is stored in the "
+                    "store's lens models as user 'auto' (the consensus uses it only while no person has "
+                    "modelled the subject); --no-store skips that.")
     p.add_argument("subject", metavar="SUBJECT", help="subject id in the store")
     p.add_argument("--out", type=Path, default=None, metavar="FILE.json", help="also write the result here")
     p.add_argument("--particles", type=int, default=None, help="particle swarm size (default 40)")
     p.add_argument("--iterations", type=int, default=None, help="particle swarm iterations (default 60)")
     p.add_argument("--seed", type=int, default=0, help="seed of the swarm (default 0)")
+    p.add_argument("--no-store", action="store_true", help="do not store the result as user 'auto'")
     p.set_defaults(func=_model)
 
 
 def _model(args: argparse.Namespace) -> int:
+    from ..modelling.consensus import AUTO_USER
     from ..modelling.fit import PSO_ITERATIONS, PSO_PARTICLES
     from ..modelling.run import model_subject
 
@@ -38,6 +42,10 @@ def _model(args: argparse.Namespace) -> int:
     store = open_store_from(args)
     try:
         result = model_subject(store, args.subject, n_particles=particles, n_iterations=iterations, seed=args.seed)
+        if not args.no_store:
+            result["model_id"] = store.add_lens_model(
+                AUTO_USER, args.subject, result["model"], theta_e_err=result["theta_e_err_arcsec"],
+                quality=result["chi2_reduced"], refined=True)
     finally:
         store.close()
     print(f"{args.subject}: theta_E = {result['theta_e_arcsec']:.3f} +- {result['theta_e_err_arcsec']:.3f} arcsec, "

@@ -20,9 +20,12 @@ import numpy as np
 
 from ..imaging.survey import ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARCSEC
 from ..realism.measure import sky_and_noise
+from .guess import automatic_guess, neighbour_mask
 from .model import MODEL_KEYS, checked_model
 
-__all__ = ["FitImage", "Refined", "fit_image", "refine", "PSO_PARTICLES", "PSO_ITERATIONS", "AUTOMATIC_SPREAD"]
+__all__ = ["FitImage", "Refined", "fit_image", "refine", "automatic_start", "PSO_PARTICLES", "PSO_ITERATIONS",
+           "AUTOMATIC_SPREAD"]
+
 
 #: the swarm's size and length: about 2 500 likelihood calls, 2-7 s on one core for a 41-53 pixel crop
 PSO_PARTICLES, PSO_ITERATIONS = 40, 60
@@ -87,24 +90,45 @@ def fit_image(cube: np.ndarray, theta_e_arcsec: float, psf_fwhm_arcsec=TYPICAL_S
                     pixscale_arcsec, gain)
 
 
+def _crop_like(full: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The centre ``shape`` of a (ny, nx) array, cropped as :func:`fit_image` crops the cube."""
+    ny, nx = full.shape
+    h = (shape[0] - 1) // 2
+    cy, cx = (ny - 1) // 2, (nx - 1) // 2
+    return full[cy - h:cy + h + 1, cx - h:cx + h + 1]
+
+
 def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
            pixscale_arcsec: float = PIXSCALE_ARCSEC, *, n_particles: int = PSO_PARTICLES,
            n_iterations: int = PSO_ITERATIONS, seed: int = 0,
-           theta_e_spread: float = 0.15) -> Refined:
+           theta_e_spread: float = 0.15, mask: np.ndarray | None = None) -> Refined:
     """Fit the cube starting from ``start`` (a person's model or the automatic guess; missing keys take
     the defaults of :mod:`.model`); ``theta_e_spread``: the swarm's initial spread of theta_E as a
-    fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess)."""
+    fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess);
+    ``mask`` (ny, nx) of the cube, True where the fit looks (default: :func:`.guess.neighbour_mask`)."""
     from ..sim.lenstronomy_adapter import fit_sie_shear
 
     t0 = time.perf_counter()
     start = checked_model(start)
     data = fit_image(cube, start["theta_e_arcsec"], psf_fwhm_arcsec, pixscale_arcsec)
     half = (min(data.image.shape) - 1) / 2 * pixscale_arcsec
+    if mask is None:
+        mask = neighbour_mask(cube, pixscale_arcsec)
+    bounds = (0.3, max(half, 1.0))
     out = fit_sie_shear(data.image, data.noise_sigma, data.psf_fwhm_arcsec, start, pixscale_arcsec=pixscale_arcsec,
-                        exposure=data.exposure, theta_e_bounds=(0.3, max(half, 1.0)), n_particles=n_particles,
+                        exposure=data.exposure, mask=_crop_like(np.asarray(mask, bool), data.image.shape).astype(int),
+                        theta_e_bounds=bounds, n_particles=n_particles,
                         n_iterations=n_iterations, seed=seed,
                         theta_e_spread=theta_e_spread)
     chi2 = float(out["chi2_reduced"])
     err = float(out["theta_e_err_arcsec"]) * math.sqrt(max(chi2, 1.0))
     model = {k: float(out[k]) for k in MODEL_KEYS}
     return Refined(model, err, chi2, time.perf_counter() - t0, data.image, np.asarray(out["model_image"]))
+
+
+
+
+def automatic_start(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC) -> dict[str, float]:
+    """The automatic start of a fit when nobody modelled the subject: :func:`.guess.automatic_guess`
+    (centre and shapes from the light, theta_E from the colour-subtracted image)."""
+    return automatic_guess(cube, pixscale_arcsec)

@@ -17,7 +17,7 @@ from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARC
 from ..sim.galaxy import _galaxy_beta
 from .model import checked_model
 
-__all__ = ["source_plane", "predicted_arcs", "image_positions", "LiveModel"]
+__all__ = ["source_plane", "predicted_arcs", "image_positions", "LiveModel", "arc_overlay"]
 
 _LENS = ("theta_e_arcsec", "lens_q", "lens_phi_rad", "lens_x_arcsec", "lens_y_arcsec", "gamma1", "gamma2")
 
@@ -45,7 +45,7 @@ def predicted_arcs(model: dict, npix: int = CUTOUT_SIZE_PX, pixscale_arcsec: flo
                            phi_rad=m["src_phi_rad"], pixel_area_arcsec2=pixscale_arcsec ** 2)
     if psf_fwhm_arcsec and psf_fwhm_arcsec > 0:
         img = convolve_gaussian(img[None], np.array([float(psf_fwhm_arcsec)]), pixscale_arcsec)[0]
-    return np.asarray(img, float)
+    return np.asarray(img, float).reshape(npix, npix)
 
 
 def image_positions(model: dict, npix: int = CUTOUT_SIZE_PX, pixscale_arcsec: float = PIXSCALE_ARCSEC,
@@ -110,3 +110,17 @@ class LiveModel:
         """(predicted arcs (npix, npix), image positions (k, 2) arcsec) of ``model``."""
         arcs = predicted_arcs(model, self.npix, self.pixscale_arcsec, self.psf_fwhm_arcsec)
         return arcs, image_positions(model, self.npix, self.pixscale_arcsec)
+
+
+def arc_overlay(arcs: np.ndarray, rgb=(0, 255, 255)) -> np.ndarray:
+    """An RGBA picture (ny, nx, 4) uint8 of predicted arcs to lay over the rendered cutout: one colour,
+    opacity rising with the arcs' brightness relative to their peak (nothing where they are below 5 %);
+    rows flipped like :func:`lensfinder_nb.imaging.render.render` (north up)."""
+    a = np.asarray(arcs, float)
+    peak = float(a.max()) if a.size else 0.0
+    level = np.clip(a / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(a)
+    alpha = np.where(level >= 0.05, 60 + 180 * np.sqrt(level), 0)
+    out = np.zeros(a.shape + (4,), np.uint8)
+    out[..., :3] = rgb
+    out[..., 3] = alpha.astype(np.uint8)
+    return out[::-1]

@@ -273,14 +273,18 @@ def graded_catalogue(grades: pd.DataFrame, subjects: pd.DataFrame, *, crowd: pd.
 
 def catalogue_from_store(store: Store, *, method: str = "swap", models: pd.DataFrame | None = None,
                          match_known: bool = True) -> pd.DataFrame:
-    """:func:`graded_catalogue` of the store's grades, with the crowd scores of ``method`` and the
-    latest machine scores; ``models`` as in :func:`graded_catalogue`."""
+    """:func:`graded_catalogue` of the store's grades, with the crowd scores of ``method``, the
+    latest machine scores and ``models`` (default: the consensus of the stored lens models,
+    :func:`lensfinder_nb.modelling.consensus.consensus_models`)."""
+    from ..modelling.consensus import consensus_models
     from ..store import queries
 
     if method not in _crowd_methods():
         raise InvalidInput(f"unknown method {method!r}: use one of {', '.join(_crowd_methods())}")
     grades = queries.grades(store)
     crowd = crowd_scores(store, method) if len(grades) else None
+    if models is None:
+        models = consensus_models(store.lens_models())
     return graded_catalogue(grades, store.subjects(), crowd=crowd, machine=queries.latest_machine_scores(store),
                             models=models, match_known=match_known)
 

@@ -51,7 +51,8 @@ from .fold import fold_journals, journal_frames
 from .journal import JournalWriter, read_tails
 from .locks import LockTimeout, file_lock
 from .migrations import SCHEMA_VERSION, apply_migrations, schema_version
-from .validation import (QueryError, StoreError, check_id, content_vote_ids, parse_answer, parse_grade,
+from .validation import (QueryError, StoreError, check_id, content_vote_ids, lens_model_row, parse_answer,
+                         parse_grade,
                          parse_timestamp, prepare_vote_import, validate_subjects, vote_event)
 from ..settings import Settings, is_database_url
 
@@ -341,6 +342,22 @@ class Store:
         """Each grader's latest grade per subject (every grade with ``history``): grade_id, user_id,
         subject, grade, created_at."""
         return queries.grades(self, history)
+
+    # ------------------------------------------------------------------ lens models
+    def add_lens_model(self, user: str, subject: str, params: dict[str, Any], *, theta_e_err: float | None = None,
+                       quality: float | None = None, refined: bool = False) -> str:
+        """Store one person's lens model of ``subject`` (``params``: name -> number with theta_e_arcsec;
+        ``quality``: the fit's reduced chi2); every save is kept, the newest is the person's current
+        model.  Returns its id."""
+        row = lens_model_row(check_id("user", user), self._check_subject(subject), params, theta_e_err, quality,
+                             refined)
+        with self.transaction() as con:
+            self.sql_writes.insert_lens_model(con, row)
+        return row["model_id"]
+
+    def lens_models(self, subject: str | None = None, user: str | None = None) -> pd.DataFrame:
+        """Stored lens models, oldest first (see :func:`.queries.lens_models` for the columns)."""
+        return queries.lens_models(self, subject, user)
 
     # ------------------------------------------------------------------ people and settings
     def add_user(self, user_id: str, display_name: str, *, key_hash: str | None = None,

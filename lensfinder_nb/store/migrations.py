@@ -108,6 +108,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at  TIMESTAMP NOT NULL   -- a grader's latest grade of a subject counts; older ones are history
         );
     """),
+    (8, "lens models", """
+        CREATE TABLE lens_models (
+            model_id    VARCHAR PRIMARY KEY,
+            user_id     VARCHAR NOT NULL,   -- a person, or 'auto' for `lensfinder model`
+            subject     VARCHAR NOT NULL,
+            params      JSON NOT NULL,      -- the full model (modelling.model.MODEL_KEYS)
+            theta_e     DOUBLE NOT NULL,    -- arcsec
+            theta_e_err DOUBLE,             -- arcsec, the fit's; NULL for a model not refined
+            quality     DOUBLE,             -- the fit's reduced chi2; NULL for a model not refined
+            refined     BOOLEAN NOT NULL DEFAULT false,
+            created_at  TIMESTAMP NOT NULL
+        );
+    """),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

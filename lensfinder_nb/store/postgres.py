@@ -27,14 +27,14 @@ import duckdb
 import pandas as pd
 import psycopg
 
-from .validation import SUBJECT_COLUMNS, StoreError
+from .validation import LENS_MODEL_COLUMNS, SUBJECT_COLUMNS, StoreError
 
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations", "pg_schema_version",
            "vote_code_tables",
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
            "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "subject_id_set", "vote_is_by",
-           "insert_grade", "load_snapshot", "count_rows",
+           "insert_grade", "insert_lens_model", "load_snapshot", "count_rows",
            "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 
 #: what psycopg raises for SQL the server cannot run or a server it cannot reach
@@ -42,7 +42,7 @@ DatabaseError = psycopg.Error
 
 #: the tables of a store, in an order that a copy can insert them
 TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments",
-          "grades")
+          "grades", "lens_models")
 
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
@@ -136,6 +136,19 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
             user_id     TEXT NOT NULL,
             subject     TEXT NOT NULL,
             grade       SMALLINT NOT NULL CHECK (grade BETWEEN 0 AND 3),
+            created_at  TIMESTAMP NOT NULL
+        );
+    """),
+    (8, "lens models", """
+        CREATE TABLE lens_models (
+            model_id    TEXT PRIMARY KEY,
+            user_id     TEXT NOT NULL,
+            subject     TEXT NOT NULL,
+            params      JSON NOT NULL,
+            theta_e     DOUBLE PRECISION NOT NULL,
+            theta_e_err DOUBLE PRECISION,
+            quality     DOUBLE PRECISION,
+            refined     BOOLEAN NOT NULL DEFAULT false,
             created_at  TIMESTAMP NOT NULL
         );
     """),
@@ -345,6 +358,13 @@ def insert_grade(con: psycopg.Connection, row: dict) -> None:
     con.execute("INSERT INTO grades (grade_id, user_id, subject, grade, created_at) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (grade_id) DO NOTHING",
                 [row["grade_id"], row["user_id"], row["subject"], row["grade"], row["created_at"]])
+
+
+def insert_lens_model(con: psycopg.Connection, row: dict) -> None:
+    """One lens model (:func:`.validation.lens_model_row`)."""
+    con.execute("INSERT INTO lens_models (model_id, user_id, subject, params, theta_e, theta_e_err, quality, refined, "
+                "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [row[c] for c in LENS_MODEL_COLUMNS])
 
 
 def put_setting(con: psycopg.Connection, key: str, value: Any) -> None:

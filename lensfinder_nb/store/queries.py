@@ -35,7 +35,7 @@ __all__ = ["subjects", "votes", "setting", "vote_is_by", "live_vote_codes", "vot
            "count_counted_votes", "user_record", "count_subjects", "mock_backgrounds", "journal_progress",
            "subject_id_set", "thread", "comments_tagged", "hashtag_counts", "has_live_vote", "comment_record",
            "comments_by_user", "subject_image",
-           "grades", "people_with_role"]
+           "grades", "people_with_role", "lens_models"]
 
 
 def _frame(store: Store, query: str, params: list | None = None) -> pd.DataFrame:
@@ -349,3 +349,22 @@ def comments_by_user(store: Store, user_id: str) -> pd.DataFrame:
     return _frame(store, f"""
         SELECT {_COMMENT_COLUMNS} FROM comments c LEFT JOIN users u USING (user_id)
         WHERE c.user_id = ? ORDER BY c.created_at DESC, c.comment_id DESC""", [user_id])
+
+
+# ---------------------------------------------------------------------- lens models
+def lens_models(store: Store, subject: str | None = None, user_id: str | None = None) -> pd.DataFrame:
+    """Stored lens models, oldest first (of ``subject`` and/or ``user_id`` when given).
+
+    Columns: model_id, user_id, subject, params (a dict), theta_e, theta_e_err, quality, refined, created_at.
+    """
+    where, args = [], []
+    for col, value in (("subject", subject), ("user_id", user_id)):
+        if value is not None:
+            where.append(f"{col} = ?")
+            args.append(value)
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    df = _frame(store, f"""SELECT model_id, user_id, subject, params::VARCHAR AS params, theta_e, theta_e_err,
+                                  quality, refined::BOOLEAN AS refined, created_at::TIMESTAMP AS created_at
+                           FROM lens_models {clause} ORDER BY created_at, model_id""", args or None)
+    df["params"] = [json.loads(p) for p in df["params"]]
+    return df

@@ -24,7 +24,11 @@ from ..errors import InvalidInput
 
 __all__ = ["StoreError", "QueryError", "parse_answer", "parse_timestamp", "check_id", "marks_json",
            "vote_event", "validate_subjects", "prepare_vote_import", "content_vote_ids",
-           "SUBJECT_COLUMNS", "VOTE_FIELDS", "MAX_ID_CHARS"]
+           "SUBJECT_COLUMNS", "VOTE_FIELDS", "MAX_ID_CHARS", "LENS_MODEL_COLUMNS", "lens_model_row"]
+
+#: columns of the lens_models table, in insert order
+LENS_MODEL_COLUMNS = ["model_id", "user_id", "subject", "params", "theta_e", "theta_e_err", "quality", "refined",
+                      "created_at"]
 
 #: columns of the subjects table that an import may set
 SUBJECT_COLUMNS = ["subject", "label", "kind", "ra", "dec", "image", "cube", "params", "source"]
@@ -199,3 +203,42 @@ def parse_grade(value: Any) -> int:
         raise StoreError(f"a grade is 0, 1, 2 or 3, got {value!r}")
     return grade
 
+
+def _optional_positive(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise StoreError(f"{name} must be a number (got {value!r})") from None
+    if math.isnan(v):  # a fit that could not tell its error: unknown, stored as NULL
+        return None
+    if not (math.isfinite(v) and v >= 0):
+        raise StoreError(f"{name} must be a finite number >= 0 (got {value!r})")
+    return v
+
+
+def lens_model_row(user: str, subject: str, params: dict[str, Any], theta_e_err: Any = None,
+                   quality: Any = None, refined: bool = False) -> dict[str, Any]:
+    """A row of ``lens_models``: ``params`` a mapping of parameter name -> finite number that holds
+    ``theta_e_arcsec`` > 0 (the model's own checks are :func:`lensfinder_nb.modelling.model.checked_model`);
+    ``theta_e_err`` and ``quality`` (the fit's reduced chi2) finite and >= 0, or None (NaN: None)."""
+    if not isinstance(params, dict) or not params:
+        raise StoreError("a lens model's params must be a non-empty mapping of name -> number")
+    clean: dict[str, float] = {}
+    for key, value in params.items():
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise StoreError(f"lens model parameter {key!r} must be a number (got {value!r})") from None
+        if not math.isfinite(v):
+            raise StoreError(f"lens model parameter {key!r} must be finite (got {value!r})")
+        clean[str(key)] = v
+    theta_e = clean.get("theta_e_arcsec")
+    if theta_e is None or theta_e <= 0:
+        raise StoreError("a lens model needs theta_e_arcsec > 0")
+    return {"model_id": uuid.uuid4().hex, "user_id": user, "subject": subject,
+            "params": json.dumps(clean, sort_keys=True), "theta_e": theta_e,
+            "theta_e_err": _optional_positive("theta_e_err", theta_e_err),
+            "quality": _optional_positive("quality", quality), "refined": bool(refined),
+            "created_at": parse_timestamp(None)}

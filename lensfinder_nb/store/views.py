@@ -27,7 +27,7 @@ __all__ = ["SNAPSHOT_VIEWS", "VIEW_NAMES"]
 
 #: the views a snapshot offers (and ``lensfinder sql`` can query)
 VIEW_NAMES = ("subjects", "users", "votes", "counted_votes", "annotations", "scores", "machine_scores",
-              "settings", "comments", "grades", "latest_grades")
+              "settings", "comments", "grades", "latest_grades", "lens_models")
 
 SNAPSHOT_VIEWS = """
 CREATE TEMP VIEW subjects AS SELECT * FROM db.subjects;
@@ -41,6 +41,7 @@ CREATE TEMP VIEW grades AS SELECT * FROM db.grades;
 CREATE TEMP VIEW latest_grades AS
 SELECT * FROM db.grades
 QUALIFY row_number() OVER (PARTITION BY user_id, subject ORDER BY created_at DESC, grade_id DESC) = 1;
+CREATE TEMP VIEW lens_models AS SELECT * FROM db.lens_models;
 CREATE TEMP VIEW votes AS
 WITH stored AS (SELECT * FROM db.votes),
 pending AS (

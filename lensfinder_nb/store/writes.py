@@ -15,12 +15,12 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from .validation import SUBJECT_COLUMNS, StoreError
+from .validation import LENS_MODEL_COLUMNS, SUBJECT_COLUMNS, StoreError
 
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
            "replace_scores", "replace_machine_scores", "insert_user", "insert_grade", "put_setting", "count_votes", "insert_table",
-           "insert_comment", "hide_comment", "user_role"]
+           "insert_comment", "hide_comment", "user_role", "insert_lens_model"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -146,6 +146,12 @@ def insert_grade(con: Connection, row: dict) -> None:
                 [row["grade_id"], row["user_id"], row["subject"], row["grade"], row["created_at"]])
 
 
+def insert_lens_model(con: Connection, row: dict) -> None:
+    """One lens model (:func:`.validation.lens_model_row`)."""
+    cols, marks = ", ".join(LENS_MODEL_COLUMNS), ", ".join("?" * len(LENS_MODEL_COLUMNS))
+    con.execute(f"INSERT INTO lens_models ({cols}) VALUES ({marks})", [row[c] for c in LENS_MODEL_COLUMNS])
+
+
 def put_setting(con: Connection, key: str, value: Any) -> None:
     """Store ``value`` (JSON-serialisable) under ``key``, replacing what was there."""
     con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
@@ -175,7 +181,7 @@ def hide_comment(con: Connection, comment_id: str, by: str, at: str) -> bool | N
 
 
 _COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments",
-                  "grades")
+                  "grades", "lens_models")
 
 
 def insert_table(con: Connection, table: str, frame: pd.DataFrame) -> None:

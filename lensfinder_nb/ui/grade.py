@@ -29,13 +29,15 @@ _CSS = """<style>
 
 
 class GradeView(w.VBox):
-    """Widgets for one :class:`GradingSession`; ``discuss_link(subject)`` gives the discussion page's URL."""
+    """Widgets for one :class:`GradingSession`; ``discuss_link(subject)`` and ``model_link(subject)`` give
+    the URLs of the discussion and modelling pages."""
 
     def __init__(self, session: GradingSession, t: Translator, *, errors: ErrorArea | None = None,
-                 discuss_link: Callable[[str], str] | None = None) -> None:
+                 discuss_link: Callable[[str], str] | None = None,
+                 model_link: Callable[[str], str] | None = None) -> None:
         self.session, self.t = session, t
         self.errors = errors or ErrorArea()
-        self._discuss_link = discuss_link
+        self._discuss_link, self._model_link = discuss_link, model_link
         self.stretch, self.zoom = "viewer", 1
         guard = guarded(self.errors, "what.grade", t)
         view_guard = guarded(self.errors, "what.grade_view", t)
@@ -93,9 +95,10 @@ class GradeView(w.VBox):
         self.missing.value = "" if picture is not None else escape(t("grade.image_missing"))
         self.image.value = picture or b""
         self.info.value = self._before_html()
-        if self._discuss_link is not None:
-            self.discuss.value = (f"<a class='lf-discuss' href=\"{escape(self._discuss_link(shown.subject))}\" "
-                                  f"target='_blank'>{escape(t('grade.discuss'))}</a>")
+        links = [(self._discuss_link, "lf-discuss", "grade.discuss"), (self._model_link, "lf-model", "grade.model")]
+        self.discuss.value = " · ".join(
+            f"<a class='{css}' href=\"{escape(link(shown.subject))}\" target='_blank'>{escape(t(key))}</a>"
+            for link, css, key in links if link is not None)
 
     def _consensus_text(self, c: Consensus | None) -> str:
         if c is None:

@@ -9,8 +9,9 @@ import ipywidgets as w
 from ..settings import Settings
 from .common import escape
 from .frame import PageFrame, open_page
+from .model import model_page
 
-__all__ = ["classify_page", "tutorial_page", "discuss_page", "grade_page", "PRACTICE_ROUND"]
+__all__ = ["classify_page", "tutorial_page", "discuss_page", "grade_page", "model_page", "PRACTICE_ROUND"]
 
 PRACTICE_ROUND = 10
 
@@ -139,7 +140,8 @@ def grade_page(query: str | None = None, settings: Settings | None = None) -> Pa
         if session is None:
             session = frame.grading = GradingSession(frame.store, frame.identity.user_id)
         frame.view = GradeView(session, frame.t, errors=frame.errors,
-                               discuss_link=lambda subject: frame.link("discuss", subject=subject))
+                               discuss_link=lambda subject: frame.link("discuss", subject=subject),
+                               model_link=lambda subject: frame.link("model", subject=subject))
         frame.body.children = [frame.signed_in_banner(), frame.view]
 
     return open_page("grade", render, query_string=query, settings=settings)

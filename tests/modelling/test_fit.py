@@ -60,6 +60,13 @@ def test_cli_model_fits_a_stored_cube_and_rejects_unknown_subjects(store, bright
     assert result["subject"] == "M1" and result["theta_e_err_arcsec"] >= 0
     assert set(PERSON_KEYS) <= set(result["model"])
     assert "theta_E =" in capsys.readouterr().out
+    from lensfinder_nb.store import open_store
+    again = open_store(db)
+    stored = again.lens_models(subject="M1")
+    again.close()
+    assert stored["user_id"].tolist() == ["auto"] and bool(stored["refined"].iloc[0])
+    assert stored["model_id"].iloc[0] == result["model_id"]
+    assert stored["theta_e"].iloc[0] == pytest.approx(result["theta_e_arcsec"])
     assert main(["--db", db, "model", "NOPE"]) != 0
     assert "no subject 'NOPE'" in capsys.readouterr().err
     assert main(["--db", db, "model", "S000"]) != 0  # a subject without a cube

@@ -131,3 +131,19 @@ def test_catalogue_rows_columns_and_models_join():
     assert cat["agreement_alpha"].tolist() == pytest.approx([5 / 6, 5 / 6])
     no_models = graded_catalogue(grades, subjects, known=known)
     assert no_models["theta_E"].isna().all() and (no_models["n_models"] == 0).all()
+
+
+def test_store_catalogue_carries_the_consensus_of_stored_models(store):
+    """A refined model saved for a graded subject reaches the catalogue; an ungraded subject's does not."""
+    from lensfinder_nb.scoring.grading import catalogue_from_store
+
+    store.add_grade("e-ann", "S008", 3)
+    store.add_grade("e-bo", "S008", 2)
+    store.add_lens_model("ada", "S008", {"theta_e_arcsec": 1.4, "e1": 0.1, "e2": 0.0, "gamma1": 0.0,
+                                         "gamma2": 0.0, "center_x": 0.0, "center_y": 0.0},
+                         theta_e_err=0.05, quality=1.1, refined=True)
+    store.add_lens_model("ada", "S009", {"theta_e_arcsec": 2.0}, refined=False)
+    cat = catalogue_from_store(store, match_known=False).set_index("subject")
+    assert list(cat.index) == ["S008"]
+    assert cat.loc["S008", "theta_E"] == pytest.approx(1.4) and cat.loc["S008", "n_models"] == 1
+    assert cat.loc["S008", "grade_class"] == "B" and cat.loc["S008", "mean_grade"] == 2.5

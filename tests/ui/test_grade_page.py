@@ -66,6 +66,7 @@ def test_blind_queue_best_first_and_grades_stored(grading_store):
     assert "0.990" not in page and "0.99" not in page and "Consensus" not in page  # blind by default
     assert "Blind grading" in page and "3 · Definitely a lens" in page and "discuss.ipynb?" in page
     assert "subject=T0002" in view.discuss.value and f"user={ada.user_id}" in view.discuss.value
+    assert "model.ipynb?" in view.discuss.value and view.discuss.value.count("subject=T0002") == 2
     view.stretch_buttons.value = "g"                             # a single band, rendered from the picture
     view.zoom_buttons.value = 2
     view.grade(3)

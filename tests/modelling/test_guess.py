@@ -1,0 +1,51 @@
+"""The automatic guess's pieces on a synthetic cutout: a red lens, a blue ring, a neighbour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lensfinder_nb.imaging.survey import PIXSCALE_ARCSEC
+from lensfinder_nb.modelling.guess import automatic_guess, colour_theta_e, neighbour_mask
+
+
+def _cutout(theta_e: float, seed: int = 0) -> np.ndarray:
+    """101 x 101 pixels, g r z: a red de Vaucouleurs-like lens, a blue Gaussian ring of radius ``theta_e``
+    (two arcs), a red neighbour 7" away, and sky noise."""
+    rng = np.random.default_rng(seed)
+    n = 101
+    yy, xx = np.mgrid[0:n, 0:n]
+    x, y = (xx - 50) * PIXSCALE_ARCSEC, (yy - 50) * PIXSCALE_ARCSEC
+    r = np.hypot(x, y)
+    lens = 2.0 * np.exp(-7.67 * ((r + 0.05) / 1.2) ** 0.25)
+    angle = np.arctan2(y, x)
+    arcs = 0.08 * np.exp(-0.5 * ((r - theta_e) / 0.3) ** 2) * (np.cos(angle) ** 2)
+    neighbour = 0.6 * np.exp(-0.5 * (np.hypot(x - 5.0, y - 5.0) / 0.5) ** 2)
+    colours = {"lens": (0.3, 1.0, 1.6), "arcs": (1.0, 0.8, 0.6), "neighbour": (0.4, 1.0, 1.5)}
+    cube = np.stack([colours["lens"][b] * lens + colours["arcs"][b] * arcs + colours["neighbour"][b] * neighbour
+                     for b in range(3)])
+    return cube + rng.normal(0, 0.004, cube.shape) + 0.01
+
+
+@pytest.mark.parametrize("theta_e", [1.0, 1.6, 2.4])
+def test_colour_subtraction_finds_the_ring_radius_under_a_bright_lens(theta_e):
+    cube = _cutout(theta_e)
+    assert colour_theta_e(cube, (50.0, 50.0)) == pytest.approx(theta_e, rel=0.1)
+    assert automatic_guess(cube)["theta_e_arcsec"] == pytest.approx(theta_e, rel=0.1)
+
+
+def test_no_blue_light_gives_no_radius():
+    cube = _cutout(1.5)
+    red_only = cube.copy()
+    rng = np.random.default_rng(1)
+    red_only[0] = 0.3 * (cube[1] - 0.01) + 0.01 + rng.normal(0, 0.004, cube[0].shape)  # g is r scaled: no colour
+    assert np.isnan(colour_theta_e(red_only, (50.0, 50.0)))
+
+
+def test_neighbour_mask_hides_the_neighbour_and_keeps_the_arcs():
+    cube = _cutout(1.6)
+    keep = neighbour_mask(cube)
+    neighbour_px = (50 + round(5.0 / PIXSCALE_ARCSEC), 50 + round(5.0 / PIXSCALE_ARCSEC))
+    arc_px = (50, 50 + round(1.6 / PIXSCALE_ARCSEC))
+    assert not keep[neighbour_px] and keep[arc_px] and keep[50, 50]
+    assert keep.mean() > 0.9  # only the neighbour goes

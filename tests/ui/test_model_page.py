@@ -1,0 +1,114 @@
+"""The modelling page without a browser: who may model what, the live update's cost, saving."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lensfinder_nb.classify.identity import new_teacher_key, personal_link, sign_up
+from lensfinder_nb.imaging.files import write_batch
+from lensfinder_nb.modelling.live import LiveModel
+from lensfinder_nb.sim.fresh import mock_lenses
+from lensfinder_nb.ui.model import TEACHER_USER, model_page
+
+pytestmark = pytest.mark.filterwarnings("ignore:metadata .* was set from the constructor:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def mock():
+    m = mock_lenses(2, seed=3)
+    return m.images[0].astype(np.float32), m.params.iloc[0]
+
+
+@pytest.fixture
+def model_store(store, mock):
+    ref = write_batch(store.path.parent, "page-test", mock[0][None])[0]
+    # M1: an unknown image; T1: a training lens (its truth must not leak to someone who has not voted)
+    store.add_subjects(pd.DataFrame({"subject": ["M1", "T1"], "label": [-1, 1], "cube": [ref, ref],
+                                     "params": [None, {"theta_e_arcsec": 1.234}]}))
+    return store
+
+
+def _open(store, who, subject: str, **extra):
+    return model_page(personal_link("model", who, subject=subject, **extra).split("?", 1)[1], store=store)
+
+
+def test_a_person_models_an_unknown_image_and_saves(model_store):
+    ada = sign_up(model_store, "Ada")
+    frame = _open(model_store, ada, "M1")
+    view = frame.model_view
+    assert "automatic guess" in view.help.value
+    view.place_centre(0.4, -0.2)
+    view.sliders["theta_e_arcsec"].value = 1.9
+    assert view.model["lens_x_arcsec"] == 0.4 and view.model["theta_e_arcsec"] == pytest.approx(1.9)
+    view._save()
+    saved = model_store.lens_models(subject="M1", user=ada.user_id)
+    assert len(saved) == 1 and not bool(saved["refined"].iloc[0])
+    assert saved["params"].iloc[0]["lens_x_arcsec"] == 0.4
+    again = _open(model_store, ada, "M1").model_view  # the page starts from the saved model
+    assert "model you saved last" in again.help.value and again.model["theta_e_arcsec"] == pytest.approx(1.9)
+
+
+def test_a_training_image_needs_a_vote_first(model_store):
+    bob = sign_up(model_store, "Bob")
+    frame = _open(model_store, bob, "T1")
+    text = " ".join(c.value for c in frame.body.children if hasattr(c, "value"))
+    assert "classify it first" in text and "1.234" not in text and not hasattr(frame, "model_view")
+    model_store.add_vote(bob.user_id, "T1", 1)
+    assert _open(model_store, bob, "T1").model_view.subject == "T1"
+
+
+def test_the_teacher_models_with_the_teacher_key(model_store):
+    key = new_teacher_key(model_store)
+    frame = model_page(f"key={key}&subject=T1", store=model_store)
+    frame.model_view._save()
+    assert model_store.lens_models(subject="T1")["user_id"].tolist() == [TEACHER_USER]
+    nobody = model_page("key=wrong&subject=T1", store=model_store)
+    assert not hasattr(nobody, "model_view")
+
+
+def test_bad_links_and_unknown_subjects_show_a_message(model_store):
+    ada = sign_up(model_store, "Ada")
+    frame = _open(model_store, ada, "NOPE")
+    assert "no image" in frame.body.children[0].value and not hasattr(frame, "model_view")
+    xss = _open(model_store, ada, "<img src=x onerror=alert(1)>")
+    assert "<img" not in xss.body.children[0].value
+    bad = model_page("user=" + ada.user_id + "&key=wrong&subject=M1", store=model_store)
+    assert not hasattr(bad, "model_view") and "key does not match" in bad.errors.value
+
+
+def test_chinese_page(model_store):
+    ada = sign_up(model_store, "Ada")
+    view = _open(model_store, ada, "M1", lang="zh").model_view
+    assert view.refine_button.description == "优化" and "透镜中心" in view.status.value
+
+
+def test_a_live_update_costs_well_under_50_ms(model_store, mock):
+    """The page's whole redraw (ray tracing, overlay PNG, markers) against the issue's 50 ms, measured
+    here with a 2x margin for a busy machine, and against the bare ray tracing in the same run."""
+    ada = sign_up(model_store, "Ada")
+    view = _open(model_store, ada, "M1").model_view
+    live = LiveModel(mock[0])
+    rng = np.random.default_rng(0)
+    view.update_ms.clear()
+    bare = []
+    for _ in range(40):
+        view.sliders["theta_e_arcsec"].value = float(rng.uniform(0.8, 2.5))
+        t = time.perf_counter()
+        live.update(view.model)
+        bare.append((time.perf_counter() - t) * 1e3)
+    page_ms, bare_ms = float(np.median(view.update_ms)), float(np.median(bare))
+    assert len(view.update_ms) == 40
+    assert page_ms < 100, f"page update p50 {page_ms:.1f} ms"
+    assert page_ms < 3 * bare_ms + 15, (page_ms, bare_ms)  # the widgets add little to the ray tracing
+
+
+def test_refine_defaults_are_the_fits():
+    from lensfinder_nb.modelling.fit import PSO_ITERATIONS, PSO_PARTICLES
+    from lensfinder_nb.settings import Settings
+    s = Settings.from_env({})
+    assert (s.refine_particles, s.refine_iterations) == (PSO_PARTICLES, PSO_ITERATIONS)
+    assert Settings.from_env({"LENSFINDER_MODEL_ITERATIONS": "4"}).refine_iterations == 4
