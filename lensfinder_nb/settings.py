@@ -165,6 +165,10 @@ class Settings:
                                 "been idle this many seconds (Voilà does not shut down the kernels of closed or "
                                 "reloaded tabs; open tabs are never culled)", parse=int)
     cull_interval_s: int = _setting(20, "seconds between checks for idle kernels", parse=int)
+    max_kernels: int = _setting(0, "most kernels (open pages, pre-started ones included) at once; a page opened "
+                                "past it gets 'the server is full, try again in a minute' and no kernel "
+                                "(0: derived at start from the memory available, (available - 1 GB) / 150 MB "
+                                "per kernel)", parse=int)
     page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
                                      "a plain message)")
     # one page request (set by Voilà / JupyterHub in the kernel's environment)
@@ -184,7 +188,7 @@ class Settings:
                 raise SettingsError(f"{name} must be a positive number of seconds, got {getattr(self, name)!r}")
         if not 1 <= int(self.port) <= 65535:
             raise SettingsError(f"port must be 1-65535, got {self.port!r}")
-        for name in ("pool_size", "cull_idle_s", "cull_interval_s"):
+        for name in ("pool_size", "cull_idle_s", "cull_interval_s", "max_kernels"):
             if int(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)!r}")
 

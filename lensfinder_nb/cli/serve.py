@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool-size", type=int, help=option_help("pool_size"))
     p.add_argument("--cull-idle-s", type=int, help=option_help("cull_idle_s"))
     p.add_argument("--cull-interval-s", type=int, help=option_help("cull_interval_s"))
+    p.add_argument("--max-kernels", type=int, help=option_help("max_kernels"))
     p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
     p.set_defaults(func=_serve)
 

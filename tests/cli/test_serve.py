@@ -18,6 +18,8 @@ import pytest
 from support import free_port, make_image_store
 from lensfinder_nb.classify.identity import is_teacher
 from lensfinder_nb.settings import Settings
+from lensfinder_nb.settings import SettingsError
+from lensfinder_nb.ui.kernels import KERNEL_MB, RESERVE_MB, default_max_kernels
 from lensfinder_nb.ui.server import voila_command
 
 
@@ -28,6 +30,20 @@ def test_voila_command_culls_idle_kernels_and_preheats_only_classify():
     assert '"classify.ipynb": {"pool_size": 2}' in cmd and '"default": {"pool_size": 0}' in cmd
     assert "show_tracebacks=False" in cmd
     assert "preheat" not in " ".join(voila_command(Settings(pool_size=0)))
+
+
+def test_voila_command_caps_kernels_from_the_setting_or_the_memory():
+    cmd = voila_command(Settings(max_kernels=7))
+    assert "--VoilaConfiguration.multi_kernel_manager_class=lensfinder_nb.ui.kernels.CappedKernelManager" in cmd
+    assert "--CappedKernelManager.max_kernels=7" in cmd and "--template=lensfinder" in cmd
+    derived = default_max_kernels()
+    assert f"--CappedKernelManager.max_kernels={derived}" in voila_command(Settings())
+    available_mb = psutil.virtual_memory().available / 2**20
+    assert derived == max(2, int((available_mb - RESERVE_MB) // KERNEL_MB)) or abs(
+        derived - (available_mb - RESERVE_MB) / KERNEL_MB) < 3      # memory moves between the two reads
+    assert default_max_kernels(1024 + 10 * KERNEL_MB) == 10 and default_max_kernels(100) == 2
+    with pytest.raises(SettingsError):
+        Settings(max_kernels=-1)
 
 
 def _port_is_free(port: int) -> bool:

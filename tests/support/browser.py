@@ -14,7 +14,7 @@ from pathlib import Path
 from lensfinder_nb.settings import Settings
 from lensfinder_nb.ui.server import VoilaServer
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page", "chromium", "kernels_of"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -47,16 +47,35 @@ def voila_server(db_path: Path, **settings):
         yield server.base_url
 
 
+def kernels_of(base_url: str) -> list:
+    """The kernel processes of the Voilà server serving ``base_url`` (psutil), found through their parent."""
+    import psutil
+    port = int(base_url.rsplit(":", 1)[1])
+    for p in psutil.process_iter(["cmdline"]):
+        if "voila" not in (p.info["cmdline"] or []) or f"--port={port}" not in (p.info["cmdline"] or []):
+            continue
+        try:
+            return [k for k in p.children(recursive=True) if "ipykernel_launcher" in " ".join(k.cmdline())]
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return []
+    return []
+
 @contextlib.contextmanager
-def browser_page():
-    """A fresh headless Debian chromium page driven by playwright (no downloaded browser)."""
+def chromium():
+    """Headless Debian chromium driven by playwright (no downloaded browser); ``new_page()`` per person."""
     from playwright.sync_api import sync_playwright
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def browser_page():
+    """A fresh headless Debian chromium page driven by playwright (no downloaded browser)."""
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1200, "height": 1000})
