@@ -1,0 +1,43 @@
+"""What a classify page's kernel loads: the page's path (sign-in, a session, pictures, votes, the
+journal read back) imports none of the heavy packages, so every student's kernel stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from support import make_image_store
+
+#: packages the classify path must never import (each costs tens of MB or seconds per kernel)
+HEAVY = ("torch", "scipy", "astropy", "lenstronomy", "sklearn", "matplotlib", "bqplot", "ipyaggrid", "psycopg",
+         "dask", "urllib3")   # PIL is used (JPEG of other stretches) and costs ~8 MB
+
+_PAGE_PATH = """
+import os, sys
+os.environ["QUERY_STRING"] = ""
+from lensfinder_nb.ui.pages import classify_page
+from lensfinder_nb.classify.identity import sign_up
+from lensfinder_nb.classify.session import ClassifySession
+from lensfinder_nb.ui.classify import ClassifyView
+from lensfinder_nb.store import open_store
+store = open_store(sys.argv[1])
+who = sign_up(store, "Weight Watcher")
+session = ClassifySession(store, who.user_id, seed=0)
+view = ClassifyView(session)
+for answer in (1, 0, 1):
+    assert session.picture() is not None
+    session.vote(answer)
+store.fold()
+assert len(store.votes()) == 3
+print(" ".join(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def test_the_classify_path_imports_no_heavy_package(tmp_path):
+    store = make_image_store(tmp_path / "lf.duckdb")
+    store.close()
+    out = subprocess.run([sys.executable, "-c", _PAGE_PATH, str(store.path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    loaded = set(out.stdout.split())
+    assert "ipywidgets" in loaded and "duckdb" in loaded       # the page really ran
+    assert sorted(loaded & set(HEAVY)) == []
