@@ -116,11 +116,19 @@ def kernel_memory(base: str) -> tuple[int, float, float, float]:
     return len(kernels), rss, pss, uss
 
 
+def _wait_for_kernels(base: str, n: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(kernels_of(base)) < n and time.monotonic() < deadline:
+        time.sleep(2)
+    time.sleep(10)  # their page has run
+
+
 def _pct(values, q) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
-async def classroom(base: str, people: list, n: int, votes: int, reloads: int, settle_s: float) -> None:
+async def classroom(base: str, people: list, n: int, votes: int, reloads: int, settle_s: float,
+                    pool_size: int) -> None:
     from playwright.async_api import async_playwright
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -149,7 +157,7 @@ async def classroom(base: str, people: list, n: int, votes: int, reloads: int, s
             deadline = t0 + settle_s
             while time.perf_counter() < deadline:
                 k, rss, pss, uss = kernel_memory(base)
-                if k <= n + 1:  # one per open page, plus the pre-started one
+                if k <= n + pool_size:  # one per open page, plus the pre-started ones
                     break
                 await asyncio.sleep(5)
             print(f"N={n}: {time.perf_counter() - t0:.0f} s later (culling): {k} kernels for {n} open pages, "
@@ -166,6 +174,7 @@ def main() -> None:
     ap.add_argument("--votes", type=int, default=10, help="votes per student")
     ap.add_argument("--reloads", type=int, default=3, help="reloads per student")
     ap.add_argument("--size", type=int, default=120, help="demo store: mocks and non-lenses each (3x unknowns)")
+    ap.add_argument("--pool-size", type=int, help="pre-started classify kernels (default: as served, 1)")
     ap.add_argument("--cull-idle-s", type=int, help="override the served default (quick checks only)")
     ap.add_argument("--cull-interval-s", type=int, help="override the served default (quick checks only)")
     args = ap.parse_args()
@@ -176,15 +185,17 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-classroom-"))
     db, people = build(tmp, max(args.students), args.size)
     # what `lensfinder serve` runs with, but for the store and port
-    served = Settings.from_env(cull_idle_s=args.cull_idle_s, cull_interval_s=args.cull_interval_s)
+    served = Settings.from_env(cull_idle_s=args.cull_idle_s, cull_interval_s=args.cull_interval_s,
+                               pool_size=args.pool_size)
     print(f"server: pre-started classify kernels {served.pool_size}, culling after {served.cull_idle_s} s idle "
           f"(checked every {served.cull_interval_s} s), kernel cap {max_kernels(served)}")
     for n in args.students:
         with voila_server(db, pool_size=served.pool_size, cull_idle_s=served.cull_idle_s,
                           cull_interval_s=served.cull_interval_s) as base:
-            time.sleep(10)  # the pre-started kernel is ready, as on a server started before the class
+            # the pre-started kernels are ready, as on a server started before the class arrives
+            _wait_for_kernels(base, served.pool_size, timeout_s=60 + 20 * served.pool_size)
             settle = served.cull_idle_s + 3 * served.cull_interval_s + 60
-            asyncio.run(classroom(base, people, n, args.votes, args.reloads, settle))
+            asyncio.run(classroom(base, people, n, args.votes, args.reloads, settle, served.pool_size))
         print(f"N={n}: load average now {os.getloadavg()[0]:.1f}", flush=True)
 
 
