@@ -24,6 +24,8 @@ __all__ = ["VoilaServer", "voila_command", "voila_environment", "max_kernels", "
 
 APPS_DIR = "apps"
 ENTRY_PAGE = "classify.ipynb"
+#: seconds Voilà waits for a page cell's output after the cell finished (nbclient's default: 4)
+IOPUB_TIMEOUT_S = 120
 
 
 def max_kernels(settings: Settings) -> int:
@@ -42,7 +44,11 @@ def voila_command(settings: Settings) -> list[str]:
            f"--MappingKernelManager.cull_idle_timeout={settings.cull_idle_s}",
            f"--MappingKernelManager.cull_interval={settings.cull_interval_s}",
            "--MappingKernelManager.cull_connected=False",
-           f"--VoilaConfiguration.show_tracebacks={settings.page_tracebacks}"]
+           f"--VoilaConfiguration.show_tracebacks={settings.page_tracebacks}",
+           # nbclient waits 4 s after a cell for its output; on a server busy starting a class's
+           # kernels the page's widgets came later and were lost (a page with no image, for good).
+           # The wait ends as soon as the output arrives, so a long bound costs nothing.
+           f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}"]
     if settings.pool_size > 0:
         # Only the classify page gets pre-started kernels: each costs its full memory.
         pools = json.dumps({ENTRY_PAGE: {"pool_size": settings.pool_size}, "default": {"pool_size": 0}})

@@ -28,7 +28,7 @@ def test_voila_command_culls_idle_kernels_and_preheats_only_classify():
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8000" in cmd
     assert "cull_idle_timeout=300" in cmd and "cull_interval=20" in cmd and "cull_connected=False" in cmd
     assert '"classify.ipynb": {"pool_size": 2}' in cmd and '"default": {"pool_size": 0}' in cmd
-    assert "show_tracebacks=False" in cmd
+    assert "show_tracebacks=False" in cmd and "--VoilaExecutor.iopub_timeout=120" in cmd
     assert "preheat" not in " ".join(voila_command(Settings(pool_size=0)))
 
 
