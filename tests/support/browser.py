@@ -55,9 +55,17 @@ def kernels_of(base_url: str) -> list:
         if "voila" not in (p.info["cmdline"] or []) or f"--port={port}" not in (p.info["cmdline"] or []):
             continue
         try:
-            return [k for k in p.children(recursive=True) if "ipykernel_launcher" in " ".join(k.cmdline())]
+            children = p.children(recursive=True)
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return []
+        kernels = []
+        for k in children:
+            try:
+                if "ipykernel_launcher" in " ".join(k.cmdline()):
+                    kernels.append(k)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue  # culled while we looked
+        return kernels
     return []
 
 @contextlib.contextmanager
