@@ -167,7 +167,7 @@ class Settings:
     cull_interval_s: int = _setting(20, "seconds between checks for idle kernels", parse=int)
     max_kernels: int = _setting(0, "most kernels (open pages, pre-started ones included) at once; a page opened "
                                 "past it gets 'the server is full, try again in a minute' and no kernel "
-                                "(0: derived at start from the memory available, (available - 1 GB) / 120 MB "
+                                "(0: derived at start from the memory available, (available - 1 GB) / 150 MB "
                                 "per kernel)", parse=int)
     page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
                                      "a plain message)")

@@ -32,8 +32,8 @@ __all__ = ["CappedKernelManager", "ServerFull", "TEMPLATE", "TEMPLATE_ROOT", "KE
 TEMPLATE = "lensfinder"
 #: a Jupyter data folder (for $JUPYTER_PATH) holding ``voila/templates/lensfinder``
 TEMPLATE_ROOT = Path(__file__).resolve().parent / "share"
-#: memory one classify kernel adds (its PSS: 87-96 MB measured after 10 votes, with a margin; benchmarks/README.md)
-KERNEL_MB = 120
+#: memory one classify kernel adds (its PSS: 90-130 MB measured in a class, with a margin; benchmarks/README.md)
+KERNEL_MB = 150
 #: memory kept for Voilà, the store's folding and the system when the cap is derived from memory
 RESERVE_MB = 1024
 
@@ -42,7 +42,7 @@ def default_max_kernels(available_mb: float | None = None) -> int:
     """The kernel cap for the memory available now: ``(available - RESERVE_MB) / KERNEL_MB``, at least 2.
 
     >>> default_max_kernels(4096)
-    25
+    20
     """
     if available_mb is None:
         import psutil
