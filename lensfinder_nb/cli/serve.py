@@ -60,6 +60,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(notice, flush=True)
     print(f"Teacher's dashboard (keep this link private; a new one is made at each start): "
           f"{base}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
+    from dataclasses import replace
+    from ..ui.kernels import KERNEL_MB
+    from ..ui.server import max_kernels
+    settings = replace(settings, max_kernels=max_kernels(settings))  # derived once, printed and used
+    print(f"At most {settings.max_kernels} pages open at once (--max-kernels; about {KERNEL_MB} MB each); "
+          "past that a page says the server is full.", flush=True)
     store.close()
     return _run_until_stopped(lambda: VoilaServer(settings))
 

@@ -113,8 +113,9 @@ def test_serve_on_the_network_culls_closed_pages_and_sigterm_stops_voila_and_its
     store = make_image_store(tmp_path / "lf.duckdb")
     port = free_port()
     proc, text = _start_serve(store, port, "--ip", "0.0.0.0", "--pool-size", "0", "--cull-idle-s", "3",
-                              "--cull-interval-s", "1")
+                              "--cull-interval-s", "1", "--max-kernels", "4")
     try:
+        assert "At most 4 pages open at once" in proc.stdout.readline()
         assert "Listening beyond this machine" in text and "teacher's dashboard needs its key" in text, text
         assert "http://127.0.0.1:" not in text.split("Teacher")[0]   # a LAN address students can type
         key = re.search(r"teacher\.ipynb\?key=([\w-]+)", text).group(1)
