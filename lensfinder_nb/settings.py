@@ -169,6 +169,10 @@ class Settings:
                                 "been idle this many seconds (Voilà does not shut down the kernels of closed or "
                                 "reloaded tabs; open tabs are never culled)", parse=int)
     cull_interval_s: int = _setting(20, "seconds between checks for idle kernels", parse=int)
+    max_kernels: int = _setting(0, "most kernels (open pages, pre-started ones included) at once; a page opened "
+                                "past it gets 'the server is full, try again in a minute' and no kernel "
+                                "(0: derived at start from the memory available, (available - 1 GB) / 150 MB "
+                                "per kernel)", parse=int)
     page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
                                      "a plain message)")
     # the modelling page's Refine (lenstronomy's particle swarm; modelling.fit.PSO_PARTICLES / PSO_ITERATIONS)
@@ -205,7 +209,7 @@ class Settings:
         for name in ("refine_particles", "refine_iterations"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"{name} must be 1 or more, got {getattr(self, name)!r}")
-        for name in ("pool_size", "cull_idle_s", "cull_interval_s"):
+        for name in ("pool_size", "cull_idle_s", "cull_interval_s", "max_kernels"):
             if int(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)!r}")
 

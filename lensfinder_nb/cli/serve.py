@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool-size", type=int, help=option_help("pool_size"))
     p.add_argument("--cull-idle-s", type=int, help=option_help("cull_idle_s"))
     p.add_argument("--cull-interval-s", type=int, help=option_help("cull_interval_s"))
+    p.add_argument("--max-kernels", type=int, help=option_help("max_kernels"))
     p.add_argument("--no-demo", action="store_true", help="do not build the demo data when the store is empty")
     p.set_defaults(func=_serve)
 
@@ -59,6 +60,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(notice, flush=True)
     print(f"Teacher's dashboard (keep this link private; a new one is made at each start): "
           f"{base}/voila/render/teacher.ipynb?key={new_teacher_key(store)}", flush=True)
+    from dataclasses import replace
+    from ..ui.kernels import KERNEL_MB
+    from ..ui.server import max_kernels
+    settings = replace(settings, max_kernels=max_kernels(settings))  # derived once, printed and used
+    print(f"At most {settings.max_kernels} pages open at once (--max-kernels; about {KERNEL_MB} MB each); "
+          "past that a page says the server is full.", flush=True)
     store.close()
     return _run_until_stopped(lambda: VoilaServer(settings))
 

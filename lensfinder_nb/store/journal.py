@@ -115,9 +115,16 @@ _FIELDS = [("type", "string"), ("vote_id", "string"), ("user_id", "string"), ("s
 
 
 def parse_events(tails: list[JournalTail]) -> pd.DataFrame:
-    """All events of the tails as one frame in arrival order (column per field, missing -> null)."""
-    import pyarrow as pa
-    import pyarrow.json as pj
+    """All events of the tails as one frame in arrival order (column per field, missing -> null).
+
+    Parsed with pyarrow, or in Python where pyarrow is kept out (a classify page's kernel,
+    ``ui.lean``): the same frame, and a page's tails are a few lines.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.json as pj
+    except ImportError:
+        return _parse_in_python(b"".join(t.data for t in tails if t.data.strip()))
 
     blob = b"".join(t.data for t in tails if t.data.strip())
     schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in _FIELDS])
@@ -137,3 +144,37 @@ def parse_events(tails: list[JournalTail]) -> pd.DataFrame:
                 continue
         table = pa.Table.from_pylist(rows, schema=schema)
     return table.to_pandas()
+
+
+_CASTS = {"string": lambda v: None if v is None else str(v), "int8": lambda v: None if v is None else int(v),
+          "float64": lambda v: None if v is None else float(v), "bool_": lambda v: None if v is None else bool(v)}
+
+
+def _parse_in_python(blob: bytes) -> pd.DataFrame:
+    """:func:`parse_events` without pyarrow, with the dtypes pyarrow's ``to_pandas`` gives.
+
+    A line that is not a JSON object of the journal's fields (a torn last line of a killed
+    writer, never acknowledged) is skipped, as pyarrow's path skips it.
+    """
+    columns: dict[str, list] = {name: [] for name, _ in _FIELDS}
+    for line in blob.splitlines():
+        try:
+            event = json.loads(line)
+            row = [_CASTS[kind](event.get(name)) for name, kind in _FIELDS]
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            continue
+        for (name, _), value in zip(_FIELDS, row):
+            columns[name].append(value)
+    frame = {}
+    for name, kind in _FIELDS:
+        values = columns[name]
+        has_null = any(v is None for v in values)
+        if kind == "string":
+            frame[name] = pd.Series(values, dtype="str")
+        elif kind == "int8":
+            frame[name] = pd.Series(values, dtype="float64" if has_null else "int8")
+        elif kind == "float64":
+            frame[name] = pd.Series(values, dtype="float64")
+        else:
+            frame[name] = pd.Series(values, dtype="object" if has_null else "bool")
+    return pd.DataFrame(frame)

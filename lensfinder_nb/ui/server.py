@@ -9,6 +9,7 @@ run in sessions of their own, so a process group does not reach them) is killed.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,26 +20,49 @@ import psutil
 
 from ..settings import PROJECT_ROOT, Settings
 
-__all__ = ["VoilaServer", "voila_command", "APPS_DIR", "ENTRY_PAGE"]
+__all__ = ["VoilaServer", "voila_command", "voila_environment", "max_kernels", "APPS_DIR", "ENTRY_PAGE"]
 
 APPS_DIR = "apps"
 ENTRY_PAGE = "classify.ipynb"
+#: seconds Voilà waits for a page cell's output after the cell finished (nbclient's default: 4)
+IOPUB_TIMEOUT_S = 120
+
+
+def max_kernels(settings: Settings) -> int:
+    """The kernel cap: ``settings.max_kernels``, or when 0 the one the memory available now allows."""
+    from .kernels import default_max_kernels
+    return settings.max_kernels or default_max_kernels()
 
 
 def voila_command(settings: Settings) -> list[str]:
     """The Voilà command line for the apps folder (tree mode: every page under ``/voila/render/``)."""
+    from .kernels import TEMPLATE
     cmd = [sys.executable, "-m", "voila", APPS_DIR, f"--port={settings.port}", "--no-browser",
-           f"--Voila.ip={settings.ip}",
+           f"--Voila.ip={settings.ip}", f"--template={TEMPLATE}",
+           "--VoilaConfiguration.multi_kernel_manager_class=lensfinder_nb.ui.kernels.CappedKernelManager",
+           f"--CappedKernelManager.max_kernels={max_kernels(settings)}",
            f"--MappingKernelManager.cull_idle_timeout={settings.cull_idle_s}",
            f"--MappingKernelManager.cull_interval={settings.cull_interval_s}",
            "--MappingKernelManager.cull_connected=False",
-           f"--VoilaConfiguration.show_tracebacks={settings.page_tracebacks}"]
+           f"--VoilaConfiguration.show_tracebacks={settings.page_tracebacks}",
+           # nbclient waits 4 s after a cell for its output; on a server busy starting a class's
+           # kernels the page's widgets came later and were lost (a page with no image, for good).
+           # The wait ends as soon as the output arrives, so a long bound costs nothing.
+           f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}"]
     if settings.pool_size > 0:
         # Only the classify page gets pre-started kernels: each costs its full memory.
         pools = json.dumps({ENTRY_PAGE: {"pool_size": settings.pool_size}, "default": {"pool_size": 0}})
         cmd += ["--preheat_kernel=True", f"--pool_size={settings.pool_size}",
                 f"--VoilaKernelManager.kernel_pools_config={pools}"]
     return cmd
+
+
+def voila_environment(settings: Settings) -> dict[str, str]:
+    """The environment of Voilà and its kernels: the settings', with lensfinder's Voilà template found first."""
+    from .kernels import TEMPLATE_ROOT
+    env = settings.child_environment()
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(TEMPLATE_ROOT), env.get("JUPYTER_PATH")) if p)
+    return env
 
 
 class VoilaServer:
@@ -53,7 +77,7 @@ class VoilaServer:
         # A session of its own: Ctrl-C in a terminal reaches only `lensfinder serve`, which then
         # stops Voilà in order (Voilà's own SIGINT handler would wait for a "y" on stdin).
         self.process = subprocess.Popen(voila_command(settings), cwd=PROJECT_ROOT,
-                                        env=settings.child_environment(), stdout=log,
+                                        env=voila_environment(settings), stdout=log,
                                         stderr=subprocess.STDOUT if log is not None else None,
                                         start_new_session=True)
 

@@ -18,6 +18,8 @@ import pytest
 from support import free_port, make_image_store
 from lensfinder_nb.classify.identity import is_teacher
 from lensfinder_nb.settings import Settings
+from lensfinder_nb.settings import SettingsError
+from lensfinder_nb.ui.kernels import KERNEL_MB, RESERVE_MB, default_max_kernels
 from lensfinder_nb.ui.server import voila_command
 
 
@@ -26,8 +28,22 @@ def test_voila_command_culls_idle_kernels_and_preheats_only_classify():
     assert "--Voila.ip=127.0.0.1" in cmd and "--port=8000" in cmd
     assert "cull_idle_timeout=300" in cmd and "cull_interval=20" in cmd and "cull_connected=False" in cmd
     assert '"classify.ipynb": {"pool_size": 2}' in cmd and '"default": {"pool_size": 0}' in cmd
-    assert "show_tracebacks=False" in cmd
+    assert "show_tracebacks=False" in cmd and "--VoilaExecutor.iopub_timeout=120" in cmd
     assert "preheat" not in " ".join(voila_command(Settings(pool_size=0)))
+
+
+def test_voila_command_caps_kernels_from_the_setting_or_the_memory():
+    cmd = voila_command(Settings(max_kernels=7))
+    assert "--VoilaConfiguration.multi_kernel_manager_class=lensfinder_nb.ui.kernels.CappedKernelManager" in cmd
+    assert "--CappedKernelManager.max_kernels=7" in cmd and "--template=lensfinder" in cmd
+    derived = default_max_kernels()
+    assert f"--CappedKernelManager.max_kernels={derived}" in voila_command(Settings())
+    available_mb = psutil.virtual_memory().available / 2**20
+    assert derived == max(2, int((available_mb - RESERVE_MB) // KERNEL_MB)) or abs(
+        derived - (available_mb - RESERVE_MB) / KERNEL_MB) < 3      # memory moves between the two reads
+    assert default_max_kernels(1024 + 10 * KERNEL_MB) == 10 and default_max_kernels(100) == 2
+    with pytest.raises(SettingsError):
+        Settings(max_kernels=-1)
 
 
 def _port_is_free(port: int) -> bool:
@@ -97,8 +113,9 @@ def test_serve_on_the_network_culls_closed_pages_and_sigterm_stops_voila_and_its
     store = make_image_store(tmp_path / "lf.duckdb")
     port = free_port()
     proc, text = _start_serve(store, port, "--ip", "0.0.0.0", "--pool-size", "0", "--cull-idle-s", "3",
-                              "--cull-interval-s", "1")
+                              "--cull-interval-s", "1", "--max-kernels", "4")
     try:
+        assert "At most 4 pages open at once" in proc.stdout.readline()
         assert "Listening beyond this machine" in text and "teacher's dashboard needs its key" in text, text
         assert "http://127.0.0.1:" not in text.split("Teacher")[0]   # a LAN address students can type
         key = re.search(r"teacher\.ipynb\?key=([\w-]+)", text).group(1)

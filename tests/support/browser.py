@@ -14,7 +14,7 @@ from pathlib import Path
 from lensfinder_nb.settings import Settings
 from lensfinder_nb.ui.server import VoilaServer
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page", "chromium"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "voila_server", "browser_page", "chromium", "kernels_of"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -45,6 +45,28 @@ def voila_server(db_path: Path, **settings):
             log.flush()
             raise RuntimeError(f"{exc}: {(Path(db_path).parent / 'voila.log').read_text()}") from None
         yield server.base_url
+
+
+def kernels_of(base_url: str) -> list:
+    """The kernel processes of the Voilà server serving ``base_url`` (psutil), found through their parent."""
+    import psutil
+    port = int(base_url.rsplit(":", 1)[1])
+    for p in psutil.process_iter(["cmdline"]):
+        if "voila" not in (p.info["cmdline"] or []) or f"--port={port}" not in (p.info["cmdline"] or []):
+            continue
+        try:
+            children = p.children(recursive=True)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return []
+        kernels = []
+        for k in children:
+            try:
+                if "ipykernel_launcher" in " ".join(k.cmdline()):
+                    kernels.append(k)
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                continue  # culled while we looked
+        return kernels
+    return []
 
 
 @contextlib.contextmanager
