@@ -68,6 +68,8 @@ class Store:
     sql_writes = writes
     #: votes go through per-process journals folded later (False on PostgreSQL: stored at once)
     journalled = True
+    #: what the last live SWAP update of this process did (:class:`.live.LiveStep`), None before one
+    last_live_step = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -281,7 +283,17 @@ class Store:
                 return 0
             n = fold_journals(con, self.journal_dir)
             self._stamp_path.touch()
+            if self.settings.live_scores:
+                self._update_live(con)
         return n
+
+    def _update_live(self, con: Connection) -> None:
+        """The live SWAP scores after a fold (:mod:`.live`); a failure is logged and never stops folding."""
+        from . import live
+        try:
+            self.last_live_step = live.update_duckdb(con)
+        except Exception:  # pragma: no cover - retried at the next fold; the votes are folded already
+            log.exception("updating the live SWAP scores failed; will retry at the next fold")
 
     def _start_folder(self) -> None:
         if self._folder is not None and self._folder.is_alive():

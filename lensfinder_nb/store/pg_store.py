@@ -10,6 +10,7 @@ every read runs on a private DuckDB copy of the tables (:func:`.postgres.load_sn
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import threading
 import uuid
@@ -30,6 +31,8 @@ from ..settings import Settings
 
 __all__ = ["PostgresStore"]
 
+log = logging.getLogger(__name__)
+
 
 class PostgresStore(Store):
     """A lensfinder store on PostgreSQL (``settings.db_path`` is a ``postgresql://`` URL)."""
@@ -46,6 +49,10 @@ class PostgresStore(Store):
         self._con = postgres.connect(self.path)
         with self._mutex:
             postgres.apply_pg_migrations(self._con)
+        self._live_con = None   # the live scores' own connection, opened at the first update
+        self._live_mutex = threading.Lock()
+        self._folder: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # ------------------------------------------------------------------ connections
     @contextlib.contextmanager
@@ -107,6 +114,7 @@ class PostgresStore(Store):
         event = vote_event(check_id("user", user), self._check_subject(subject), answer, extra)
         with self._pg() as con:
             postgres.insert_vote(con, event)
+        self._start_folder()
         return event["vote_id"]
 
     def retract_vote(self, vote_id: str, user: str) -> None:
@@ -114,6 +122,7 @@ class PostgresStore(Store):
             if not postgres.vote_is_by(con, vote_id, user):
                 raise StoreError(f"no vote {vote_id!r} by {user!r} to retract")
             postgres.retract(con, vote_id, user, parse_timestamp(None).isoformat())
+        self._start_folder()
 
     def annotate(self, user: str, subject: str, *, favourite: bool | None = None,
                  comment: str | None = None) -> str:
@@ -158,10 +167,35 @@ class PostgresStore(Store):
                 _refuse_unknown_subjects(postgres.unknown_subjects(con, "_staged_votes"))
                 return postgres.insert_staged_votes(con, "_staged_votes")
 
-    # ------------------------------------------------------------------ folding: nothing to fold
+    # ------------------------------------------------------------------ folding: only the live scores
     def fold(self, blocking: bool = True) -> int:
-        """Nothing to do: PostgreSQL stores each vote when it is acknowledged."""
+        """No journal to fold (PostgreSQL stores each vote when it is acknowledged); brings the live SWAP
+        scores up to date (:mod:`.live`) unless another process is doing it.  Returns 0."""
+        if self.settings.live_scores:
+            self._update_live(min_interval_s=0.0)
         return 0
+
+    def _update_live(self, min_interval_s: float) -> None:
+        from . import live
+        with self._live_mutex:
+            try:
+                if self._live_con is None or self._live_con.closed:
+                    self._live_con = postgres.connect(self.path)
+                step = live.update_postgres(self._live_con, min_interval_s=min_interval_s)
+                if step is not None:
+                    self.last_live_step = step
+            except Exception:  # pragma: no cover - retried at the next round; votes are stored already
+                log.exception("updating the live SWAP scores failed; will retry")
+                if self._live_con is not None and not self._live_con.closed:
+                    self._live_con.rollback()
+
+    def _fold_loop(self) -> None:
+        # Every writing process runs this; the advisory lock of live.update_postgres lets one work,
+        # and the others skip a round when the scores were updated less than an interval ago.
+        interval = self.settings.fold_interval_s
+        while not self._stop.wait(interval):
+            if self.settings.live_scores:
+                self._update_live(min_interval_s=interval * 0.9)
 
     # ------------------------------------------------------------------ scores, people, settings
     def write_scores(self, frame: pd.DataFrame, method: str) -> int:
@@ -188,6 +222,10 @@ class PostgresStore(Store):
             postgres.put_setting(con, key, value)
 
     def close(self) -> None:
-        """Close the server connection."""
+        """Stop the live scores' thread and close the server connections."""
+        self._stop_folder()
+        with self._live_mutex:
+            if self._live_con is not None:
+                self._live_con.close()
         with self._mutex:
             self._con.close()

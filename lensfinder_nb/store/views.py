@@ -35,6 +35,9 @@ CREATE TEMP VIEW users AS SELECT * FROM db.users;
 CREATE TEMP VIEW settings AS SELECT * FROM db.settings;
 CREATE TEMP VIEW scores AS SELECT * FROM db.scores;
 CREATE TEMP VIEW machine_scores AS SELECT * FROM db.machine_scores;
+CREATE TEMP VIEW live_swap_meta AS SELECT * FROM db.live_swap_meta;
+CREATE TEMP VIEW live_swap_users AS SELECT * FROM db.live_swap_users;
+CREATE TEMP VIEW live_swap_subjects AS SELECT * FROM db.live_swap_subjects;
 CREATE TEMP VIEW votes AS
 WITH stored AS (SELECT * FROM db.votes),
 pending AS (
