@@ -89,7 +89,7 @@ def test_every_setting_is_documented():
     assert {r["name"] for r in rows} >= {"db_path", "port", "classroom.feedback", "classroom.routing"}
     assert {r["env"] for r in rows} - {None} == {"LENSFINDER_DB", "LENSFINDER_FSYNC", "LENSFINDER_TRACEBACK",
                                                  "LENSFINDER_CUTOUT_URL", "http_proxy, https_proxy, no_proxy",
-                                                 "QUERY_STRING", "JUPYTERHUB_USER"}
+                                                 "QUERY_STRING", "JUPYTERHUB_USER", "LENSFINDER_LIVE_SCORES"}
 
 
 def test_class_settings_are_checked_once_and_round_trip_through_the_store(store):

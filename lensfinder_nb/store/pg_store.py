@@ -222,8 +222,11 @@ class PostgresStore(Store):
             postgres.put_setting(con, key, value)
 
     def close(self) -> None:
-        """Stop the live scores' thread and close the server connections."""
+        """Stop the live scores' thread (after a last update if this process wrote votes) and close the
+        server connections."""
         self._stop_folder()
+        if self._folder is not None and self.settings.live_scores:
+            self._update_live(min_interval_s=0.0)
         with self._live_mutex:
             if self._live_con is not None:
                 self._live_con.close()
