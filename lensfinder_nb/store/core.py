@@ -278,9 +278,13 @@ class Store:
     def fold(self, blocking: bool = True) -> int:
         """Move journalled events into DuckDB; returns the number of events folded
         (0 without waiting when ``blocking=False`` and another process holds the file)."""
+        return self._fold(blocking) or 0
+
+    def _fold(self, blocking: bool) -> int | None:
+        """:meth:`fold`, or None when ``blocking=False`` and the file is busy."""
         with self._writer(blocking=blocking) as con:
             if con is None:
-                return 0
+                return None
             n = fold_journals(con, self.journal_dir)
             self._stamp_path.touch()
             if self.settings.live_scores:
@@ -309,7 +313,9 @@ class Store:
 
     def _fold_loop(self) -> None:
         interval = self.settings.fold_interval_s
-        while not self._stop.wait(interval):
+        wait = interval
+        while not self._stop.wait(wait):
+            wait = interval
             try:
                 age = time.time() - self._stamp_path.stat().st_mtime
             except FileNotFoundError:
@@ -317,7 +323,10 @@ class Store:
             if age < interval:
                 continue  # another process folded moments ago
             try:
-                self.fold(blocking=False)
+                if self._fold(blocking=False) is None:
+                    # A reader's snapshot or another folder holds the file: try again soon rather than
+                    # an interval later, so a vote reaches the file (and the live scores) within ~2 s.
+                    wait = min(0.1, interval)
             except Exception:  # pragma: no cover - folding is retried; votes are safe in journals
                 log.exception("folding the vote journals failed; will retry")
 

@@ -314,22 +314,33 @@ def _coded_postgres(d: _Dialect, horizon: int) -> CodedVotes:
             duck.close()
 
 
-def update_postgres(con: Any, *, min_interval_s: float = 0.0) -> LiveStep | None:
+def update_postgres(con: Any, *, min_interval_s: float = 0.0, wait: bool = False) -> LiveStep | None:
     """One step on the PostgreSQL store of ``con`` (its own connection, autocommit off); None when
-    another process is updating, the last update is younger than ``min_interval_s``, or votes
-    could not be paused (:func:`pg_seq_horizon`)."""
-    if min_interval_s > 0:
+    another process is updating (unless ``wait``: then after it), the last update is younger than
+    ``min_interval_s``, or votes could not be paused (:func:`pg_seq_horizon`)."""
+    if not wait:
         with con.transaction():
-            age = con.execute("SELECT extract(epoch FROM (now() AT TIME ZONE 'UTC') - max(updated_at)) "
-                              "FROM live_swap_meta").fetchone()[0]
-        if age is not None and float(age) < min_interval_s:
-            return None
-    horizon = pg_seq_horizon(con)
+            row = con.execute("""SELECT extract(epoch FROM (clock_timestamp() AT TIME ZONE 'UTC') - updated_at),
+                                        last_seq = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+                                                    FROM vote_seq)
+                                        AND n_retracted = (SELECT count(*) FROM votes
+                                                           WHERE retracted_at IS NOT NULL)
+                                        AND NOT stale
+                                 FROM live_swap_meta WHERE name = %s""", [_METHOD]).fetchone()
+        if row is not None and (row[1] or float(row[0]) < min_interval_s):
+            return None   # nothing new (no lock taken on votes), or updated moments ago
+    if wait:
+        # the lock first, so that the horizon is read after the other updater has finished
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK])
+    horizon = pg_seq_horizon(con, lock_timeout_ms=5_000 if wait else 200)
     if horizon is None:
         return None
     with con.transaction():
         con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        if not con.execute("SELECT pg_try_advisory_xact_lock(%s)", [_PG_LOCK]).fetchone()[0]:
+        got = con.execute(f"SELECT {'pg_advisory_xact_lock' if wait else 'pg_try_advisory_xact_lock'}(%s)",
+                          [_PG_LOCK]).fetchone()[0]
+        if not wait and not got:
             return None
         return _step(_Dialect(con, pg=True), horizon, _coded_postgres)
 
