@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +56,15 @@ _PG_LOCK = 0x1E45F2A   # any constant: one live updater per database at a time
 @dataclass(frozen=True)
 class LiveStep:
     """What one update did: ``mode`` 'none' (nothing new), 'incremental' or 'full' (and why);
-    ``new_votes`` read, ``counted`` of them, ``seconds`` spent."""
+    ``new_votes`` read, ``counted`` of them, ``seconds`` spent (wall clock) and ``cpu_seconds`` (this
+    process, all threads: the cost on a busy machine)."""
 
     mode: str
     new_votes: int = 0
     counted: int = 0
     reason: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 def _params() -> dict[str, float]:
@@ -178,6 +180,12 @@ def _write_scores(d: _Dialect, rows: live_swap.SubjectRows, meta: dict) -> None:
 
 # ---------------------------------------------------------------------- one step
 def _step(d: _Dialect, horizon: int, coded_all) -> LiveStep:
+    c0, w0 = time.process_time(), time.perf_counter()
+    step = _step_untimed(d, horizon, coded_all)
+    return replace(step, seconds=time.perf_counter() - w0, cpu_seconds=time.process_time() - c0)
+
+
+def _step_untimed(d: _Dialect, horizon: int, coded_all) -> LiveStep:
     t0 = time.perf_counter()
     meta = _read_meta(d)
     n_retracted = _count_retracted(d)
