@@ -192,9 +192,9 @@ class PostgresStore(Store):
     def _fold_loop(self) -> None:
         # Every writing process runs this; the advisory lock of live.update_postgres lets one work,
         # and the others skip a round when the scores were updated less than an interval ago.
-        # Twice per fold interval: a check that finds nothing new is one small query, and a vote then
-        # reaches the scores within about half an interval plus the update.
-        interval = self.settings.fold_interval_s / 2
+        # Twice per fold interval (at most four times a second): a check that finds nothing new is one
+        # small query, and a vote then reaches the scores within about half an interval plus the update.
+        interval = max(self.settings.fold_interval_s / 2, 0.25)
         while not self._stop.wait(interval):
             if self.settings.live_scores:
                 self._update_live(min_interval_s=interval * 0.9)
