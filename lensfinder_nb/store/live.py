@@ -21,8 +21,8 @@ votes and rewrites every row.
 
 Where a step runs: on DuckDB right after each fold, in the folding process under the exclusive
 lock (:meth:`Store.fold <lensfinder_nb.store.Store.fold>`); on PostgreSQL in a background thread of
-every process that writes votes, one at a time (an advisory lock), after the ``seq`` horizon is
-fixed (:func:`pg_seq_horizon`).
+every process that writes votes, one at a time (an advisory lock), up to a ``seq`` horizon below which
+every vote has committed (:class:`PgHorizon`; an explicit fold: :func:`pg_seq_horizon`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from ..scoring import live_swap
 from ..scoring._votes import CodedVotes
 from ..scoring.swap import SWAP_DEFAULTS
 
-__all__ = ["LIVE_TABLES", "LiveStep", "update_duckdb", "update_postgres", "pg_seq_horizon", "read_state"]
+__all__ = ["LIVE_TABLES", "LiveStep", "update_duckdb", "update_postgres", "pg_seq_horizon", "PgHorizon",
+           "read_state"]
 
 log = logging.getLogger(__name__)
 
@@ -322,10 +323,49 @@ def _coded_postgres(d: _Dialect, horizon: int) -> CodedVotes:
             duck.close()
 
 
-def update_postgres(con: Any, *, min_interval_s: float = 0.0, wait: bool = False) -> LiveStep | None:
-    """One step on the PostgreSQL store of ``con`` (its own connection, autocommit off); None when
-    another process is updating (unless ``wait``: then after it), the last update is younger than
-    ``min_interval_s``, or votes could not be paused (:func:`pg_seq_horizon`)."""
+class PgHorizon:
+    """The ``seq`` horizon of a background updater, found without pausing the votes.
+
+    ``seq`` comes from a sequence, so a vote can commit after one with a higher ``seq``.  Each
+    round reads the sequence's value S and the server's transaction horizon: a value S read one
+    round earlier is safe once every transaction that existed a round after it was read has ended
+    (the snapshot's xmin has passed the xmax seen then), since a vote's transaction gets its id
+    microseconds after its ``nextval``.  Votes thus reach the scores two rounds after they commit.
+    A long import holds the horizon back until it commits (read-only transactions do not).
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[list[int | None]] = []   # [S, xmax seen a round later, or None]
+
+    def advance(self, con: Any) -> int | None:
+        """The highest safe ``seq`` known now, or None."""
+        with con.transaction():
+            s_now, xmin, xmax = con.execute(
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END, "
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+                "pg_snapshot_xmax(pg_current_snapshot())::text::bigint FROM vote_seq").fetchone()
+        for p in self._pending:
+            if p[1] is None:
+                p[1] = int(xmax)
+        safe = [int(p[0]) for p in self._pending if int(p[1]) <= int(xmin)]
+        self._pending = [p for p in self._pending if int(p[1]) > int(xmin)]
+        self._pending.append([int(s_now), None])
+        if safe:
+            self._pending.insert(0, [max(safe), int(xmin)])  # kept: the newest safe value stays known
+            return max(safe)
+        return None
+
+
+def update_postgres(con: Any, *, min_interval_s: float = 0.0, wait: bool = False,
+                    horizon: PgHorizon | None = None) -> LiveStep | None:
+    """One step on the PostgreSQL store of ``con`` (its own connection, autocommit off).
+
+    Background rounds (``wait=False``) take the ``seq`` horizon from ``horizon`` (:class:`PgHorizon`,
+    no lock on the votes) and return None when nothing is new, the last update is younger than
+    ``min_interval_s``, no horizon is known yet, or another process is updating.  With ``wait``
+    (an explicit :meth:`fold`) the step waits for another updater and fixes the horizon at once with a
+    short SHARE lock on ``votes`` (:func:`pg_seq_horizon`), so it includes every vote committed before.
+    """
     if not wait:
         with con.transaction():
             row = con.execute("""SELECT extract(epoch FROM (clock_timestamp() AT TIME ZONE 'UTC') - updated_at),
@@ -335,22 +375,30 @@ def update_postgres(con: Any, *, min_interval_s: float = 0.0, wait: bool = False
                                                            WHERE retracted_at IS NOT NULL)
                                         AND NOT stale
                                  FROM live_swap_meta WHERE name = %s""", [_METHOD]).fetchone()
+        safe = (horizon or PgHorizon()).advance(con)
         if row is not None and (row[1] or float(row[0]) < min_interval_s):
-            return None   # nothing new (no lock taken on votes), or updated moments ago
-    if wait:
+            return None   # nothing new, or updated moments ago
+        if safe is None:
+            return None
+    else:
         # the lock first, so that the horizon is read after the other updater has finished
         with con.transaction():
             con.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK])
-    horizon = pg_seq_horizon(con, lock_timeout_ms=5_000 if wait else 200)
-    if horizon is None:
-        return None
+        safe = pg_seq_horizon(con, lock_timeout_ms=10_000)
+        if safe is None:
+            return None
     with con.transaction():
         con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         got = con.execute(f"SELECT {'pg_advisory_xact_lock' if wait else 'pg_try_advisory_xact_lock'}(%s)",
                           [_PG_LOCK]).fetchone()[0]
         if not wait and not got:
             return None
-        return _step(_Dialect(con, pg=True), horizon, _coded_postgres)
+        d = _Dialect(con, pg=True)
+        meta = _read_meta(d)
+        if not wait and meta is not None and not meta["stale"] and safe <= meta["last_seq"] \
+                and meta["n_retracted"] == _count_retracted(d):
+            return None   # the votes past the last one applied are not safe yet
+        return _step(d, max(safe, meta["last_seq"]) if meta is not None else safe, _coded_postgres)
 
 
 def read_state(d_con: Any, pg: bool) -> dict[str, pd.DataFrame]:

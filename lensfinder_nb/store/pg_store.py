@@ -50,6 +50,7 @@ class PostgresStore(Store):
         with self._mutex:
             postgres.apply_pg_migrations(self._con)
         self._live_con = None   # the live scores' own connection, opened at the first update
+        self._horizon = None    # the background rounds' seq horizon (live.PgHorizon)
         self._live_mutex = threading.Lock()
         self._folder: threading.Thread | None = None
         self._stop = threading.Event()
@@ -181,7 +182,10 @@ class PostgresStore(Store):
             try:
                 if self._live_con is None or self._live_con.closed:
                     self._live_con = postgres.connect(self.path)
-                step = live.update_postgres(self._live_con, min_interval_s=min_interval_s, wait=wait)
+                if self._horizon is None:
+                    self._horizon = live.PgHorizon()
+                step = live.update_postgres(self._live_con, min_interval_s=min_interval_s, wait=wait,
+                                            horizon=self._horizon)
                 if step is not None:
                     self.last_live_step = step
             except Exception:  # pragma: no cover - retried at the next round; votes are stored already
