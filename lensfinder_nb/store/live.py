@@ -357,7 +357,7 @@ class PgHorizon:
 
 
 def update_postgres(con: Any, *, min_interval_s: float = 0.0, wait: bool = False,
-                    horizon: PgHorizon | None = None) -> LiveStep | None:
+                    horizon: PgHorizon | None = None, immediate: bool = False) -> LiveStep | None:
     """One step on the PostgreSQL store of ``con`` (its own connection, autocommit off).
 
     Background rounds (``wait=False``) take the ``seq`` horizon from ``horizon`` (:class:`PgHorizon`,
@@ -365,8 +365,14 @@ def update_postgres(con: Any, *, min_interval_s: float = 0.0, wait: bool = False
     ``min_interval_s``, no horizon is known yet, or another process is updating.  With ``wait``
     (an explicit :meth:`fold`) the step waits for another updater and fixes the horizon at once with a
     short SHARE lock on ``votes`` (:func:`pg_seq_horizon`), so it includes every vote committed before.
+    ``immediate`` (a process closing): that horizon, but with a 200 ms lock timeout and no waiting for
+    another updater (which then takes these votes in).
     """
-    if not wait:
+    if immediate:
+        safe = pg_seq_horizon(con, lock_timeout_ms=200)
+        if safe is None:
+            return None
+    elif not wait:
         with con.transaction():
             row = con.execute("""SELECT extract(epoch FROM (clock_timestamp() AT TIME ZONE 'UTC') - updated_at),
                                         last_seq = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END

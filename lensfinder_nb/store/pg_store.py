@@ -176,7 +176,7 @@ class PostgresStore(Store):
             self._update_live(min_interval_s=0.0, wait=blocking)
         return 0
 
-    def _update_live(self, min_interval_s: float, wait: bool = False) -> None:
+    def _update_live(self, min_interval_s: float, wait: bool = False, immediate: bool = False) -> None:
         from . import live
         with self._live_mutex:
             try:
@@ -185,7 +185,7 @@ class PostgresStore(Store):
                 if self._horizon is None:
                     self._horizon = live.PgHorizon()
                 step = live.update_postgres(self._live_con, min_interval_s=min_interval_s, wait=wait,
-                                            horizon=self._horizon)
+                                            horizon=self._horizon, immediate=immediate)
                 if step is not None:
                     self.last_live_step = step
             except Exception:  # pragma: no cover - retried at the next round; votes are stored already
@@ -228,11 +228,11 @@ class PostgresStore(Store):
             postgres.put_setting(con, key, value)
 
     def close(self) -> None:
-        """Stop the live scores' thread (after a last update if this process wrote votes) and close the
-        server connections."""
+        """Stop the live scores' thread and close the server connections; a process that wrote votes
+        first tries a last live update (skipped if another process is updating: that one takes them in)."""
         self._stop_folder()
         if self._folder is not None and self.settings.live_scores:
-            self._update_live(min_interval_s=0.0)
+            self._update_live(min_interval_s=0.0, immediate=True)
         with self._live_mutex:
             if self._live_con is not None:
                 self._live_con.close()
