@@ -148,6 +148,9 @@ class Settings:
     fsync_votes: bool = _setting(False, "fsync every vote, so a vote survives power loss and not only a killed "
                                  "process (costs a disk flush per vote)", env="LENSFINDER_FSYNC", parse=_flag)
     fold_interval_s: float = _setting(1.0, "seconds between background folds of the vote journals into DuckDB")
+    live_scores: bool = _setting(True, "keep the stored SWAP scores (retirement, the teacher's candidates) up to "
+                                 "date as votes arrive: after each fold on DuckDB, in a background thread on "
+                                 "PostgreSQL", env="LENSFINDER_LIVE_SCORES", parse=_flag)
     lock_timeout_s: float = _setting(60.0, "seconds a caller waits for a busy store before a clear 'busy' error")
     # the command line
     cli_traceback: bool = _setting(False, "lensfinder: show the full traceback of an error a person can fix, "

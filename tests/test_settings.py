@@ -91,7 +91,8 @@ def test_every_setting_is_documented():
                                                  "LENSFINDER_CUTOUT_URL", "http_proxy, https_proxy, no_proxy",
                                                  "QUERY_STRING", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX",
                                                  "LENSFINDER_HUB_ADMIN", "LENSFINDER_DATA",
-                                                 "LENSFINDER_MODEL_PARTICLES", "LENSFINDER_MODEL_ITERATIONS"}
+                                                 "LENSFINDER_MODEL_PARTICLES", "LENSFINDER_MODEL_ITERATIONS",
+                                                 "LENSFINDER_LIVE_SCORES"}
 
 
 def test_class_settings_are_checked_once_and_round_trip_through_the_store(store):

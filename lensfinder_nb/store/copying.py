@@ -2,7 +2,7 @@
 
 Every table is read from one snapshot of the source (a DuckDB source's journalled votes
 included) and written to the target in one transaction, rows unchanged: vote ids, ``seq``,
-retractions, annotations, scores, machine scores, people and settings.  The target must be
+retractions, annotations, scores, machine scores, people, settings and the live SWAP state.  The target must be
 empty (a fresh file or database); if anything fails, nothing of the copy stays.
 """
 

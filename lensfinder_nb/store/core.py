@@ -69,6 +69,8 @@ class Store:
     sql_writes = writes
     #: votes go through per-process journals folded later (False on PostgreSQL: stored at once)
     journalled = True
+    #: what the last live SWAP update of this process did (:class:`.live.LiveStep`), None before one
+    last_live_step = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -277,12 +279,26 @@ class Store:
     def fold(self, blocking: bool = True) -> int:
         """Move journalled events into DuckDB; returns the number of events folded
         (0 without waiting when ``blocking=False`` and another process holds the file)."""
+        return self._fold(blocking) or 0
+
+    def _fold(self, blocking: bool) -> int | None:
+        """:meth:`fold`, or None when ``blocking=False`` and the file is busy."""
         with self._writer(blocking=blocking) as con:
             if con is None:
-                return 0
+                return None
             n = fold_journals(con, self.journal_dir)
             self._stamp_path.touch()
+            if self.settings.live_scores:
+                self._update_live(con)
         return n
+
+    def _update_live(self, con: Connection) -> None:
+        """The live SWAP scores after a fold (:mod:`.live`); a failure is logged and never stops folding."""
+        from . import live
+        try:
+            self.last_live_step = live.update_duckdb(con)
+        except Exception:  # pragma: no cover - retried at the next fold; the votes are folded already
+            log.exception("updating the live SWAP scores failed; will retry at the next fold")
 
     def _start_folder(self) -> None:
         if self._folder is not None and self._folder.is_alive():
@@ -298,7 +314,9 @@ class Store:
 
     def _fold_loop(self) -> None:
         interval = self.settings.fold_interval_s
-        while not self._stop.wait(interval):
+        wait = interval
+        while not self._stop.wait(wait):
+            wait = interval
             try:
                 age = time.time() - self._stamp_path.stat().st_mtime
             except FileNotFoundError:
@@ -306,7 +324,10 @@ class Store:
             if age < interval:
                 continue  # another process folded moments ago
             try:
-                self.fold(blocking=False)
+                if self._fold(blocking=False) is None:
+                    # A reader's snapshot or another folder holds the file: try again soon rather than
+                    # an interval later, so a vote reaches the file (and the live scores) within ~2 s.
+                    wait = min(0.1, interval)
             except Exception:  # pragma: no cover - folding is retried; votes are safe in journals
                 log.exception("folding the vote journals failed; will retry")
 

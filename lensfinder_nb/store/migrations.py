@@ -121,6 +121,33 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             created_at  TIMESTAMP NOT NULL
         );
     """),
+    # Live SWAP scores (store/live.py): the state that lets each fold update the swap scores from
+    # the new votes alone.  Derived data: dropping the rows makes the next update recompute them.
+    (9, "live swap state", """
+        CREATE TABLE live_swap_meta (
+            name        VARCHAR PRIMARY KEY,  -- 'swap'
+            last_seq    BIGINT NOT NULL,      -- the last vote seq applied
+            n_retracted BIGINT NOT NULL,      -- retracted votes at that time (a change means recompute)
+            prior       DOUBLE NOT NULL,
+            detect      DOUBLE NOT NULL,
+            reject      DOUBLE NOT NULL,
+            stale       BOOLEAN NOT NULL DEFAULT false,  -- subjects changed since: recompute
+            updated_at  TIMESTAMP
+        );
+        CREATE TABLE live_swap_users (
+            user_id     VARCHAR PRIMARY KEY,
+            sims_seen   BIGINT NOT NULL,
+            sims_lens   BIGINT NOT NULL,
+            duds_seen   BIGINT NOT NULL,
+            duds_not    BIGINT NOT NULL,
+            last_us     BIGINT NOT NULL      -- created_at of the last counted vote, microseconds
+        );
+        CREATE TABLE live_swap_subjects (
+            subject     VARCHAR PRIMARY KEY,
+            llr_sum     DOUBLE NOT NULL,     -- sum of the counted votes' log-likelihood ratios
+            n_votes     BIGINT NOT NULL
+        );
+    """),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

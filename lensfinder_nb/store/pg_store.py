@@ -10,6 +10,7 @@ every read runs on a private DuckDB copy of the tables (:func:`.postgres.load_sn
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import threading
 import uuid
@@ -30,6 +31,8 @@ from ..settings import Settings
 
 __all__ = ["PostgresStore"]
 
+log = logging.getLogger(__name__)
+
 
 class PostgresStore(Store):
     """A lensfinder store on PostgreSQL (``settings.db_path`` is a ``postgresql://`` URL)."""
@@ -46,6 +49,11 @@ class PostgresStore(Store):
         self._con = postgres.connect(self.path)
         with self._mutex:
             postgres.apply_pg_migrations(self._con)
+        self._live_con = None   # the live scores' own connection, opened at the first update
+        self._horizon = None    # the background rounds' seq horizon (live.PgHorizon)
+        self._live_mutex = threading.Lock()
+        self._folder: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # ------------------------------------------------------------------ connections
     @contextlib.contextmanager
@@ -135,6 +143,7 @@ class PostgresStore(Store):
         event = vote_event(check_id("user", user), self._check_subject(subject), answer, extra)
         with self._pg_statement() as con:
             postgres.insert_vote(con, event)
+        self._start_folder()
         return event["vote_id"]
 
     def retract_vote(self, vote_id: str, user: str) -> None:
@@ -142,6 +151,7 @@ class PostgresStore(Store):
             if not postgres.vote_is_by(con, vote_id, user):
                 raise StoreError(f"no vote {vote_id!r} by {user!r} to retract")
             postgres.retract(con, vote_id, user, parse_timestamp(None).isoformat())
+        self._start_folder()
 
     def annotate(self, user: str, subject: str, *, favourite: bool | None = None,
                  comment: str | None = None) -> str:
@@ -186,10 +196,40 @@ class PostgresStore(Store):
                 _refuse_unknown_subjects(postgres.unknown_subjects(con, "_staged_votes"))
                 return postgres.insert_staged_votes(con, "_staged_votes")
 
-    # ------------------------------------------------------------------ folding: nothing to fold
+    # ------------------------------------------------------------------ folding: only the live scores
     def fold(self, blocking: bool = True) -> int:
-        """Nothing to do: PostgreSQL stores each vote when it is acknowledged."""
+        """No journal to fold (PostgreSQL stores each vote when it is acknowledged); brings the live SWAP
+        scores up to date (:mod:`.live`) unless another process is doing it.  Returns 0."""
+        if self.settings.live_scores:
+            self._update_live(min_interval_s=0.0, wait=blocking)
         return 0
+
+    def _update_live(self, min_interval_s: float, wait: bool = False, immediate: bool = False) -> None:
+        from . import live
+        with self._live_mutex:
+            try:
+                if self._live_con is None or self._live_con.closed:
+                    self._live_con = postgres.connect(self.path)
+                if self._horizon is None:
+                    self._horizon = live.PgHorizon()
+                step = live.update_postgres(self._live_con, min_interval_s=min_interval_s, wait=wait,
+                                            horizon=self._horizon, immediate=immediate)
+                if step is not None:
+                    self.last_live_step = step
+            except Exception:  # pragma: no cover - retried at the next round; votes are stored already
+                log.exception("updating the live SWAP scores failed; will retry")
+                if self._live_con is not None and not self._live_con.closed:
+                    self._live_con.rollback()
+
+    def _fold_loop(self) -> None:
+        # Every writing process runs this; the advisory lock of live.update_postgres lets one work,
+        # and the others skip a round when the scores were updated less than an interval ago.
+        # Twice per fold interval (at most four times a second): a check that finds nothing new is one
+        # small query, and a vote then reaches the scores within about half an interval plus the update.
+        interval = max(self.settings.fold_interval_s / 2, 0.25)
+        while not self._stop.wait(interval):
+            if self.settings.live_scores:
+                self._update_live(min_interval_s=interval * 0.9)
 
     # ------------------------------------------------------------------ scores, people, settings
     def write_scores(self, frame: pd.DataFrame, method: str) -> int:
@@ -216,6 +256,13 @@ class PostgresStore(Store):
             postgres.put_setting(con, key, value)
 
     def close(self) -> None:
-        """Close the server connection."""
+        """Stop the live scores' thread and close the server connections; a process that wrote votes
+        first tries a last live update (skipped if another process is updating: that one takes them in)."""
+        self._stop_folder()
+        if self._folder is not None and self.settings.live_scores:
+            self._update_live(min_interval_s=0.0, immediate=True)
+        with self._live_mutex:
+            if self._live_con is not None:
+                self._live_con.close()
         with self._mutex:
             self._con.close()

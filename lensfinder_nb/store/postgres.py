@@ -42,7 +42,7 @@ DatabaseError = psycopg.Error
 
 #: the tables of a store, in an order that a copy can insert them
 TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments",
-          "grades", "lens_models")
+          "grades", "lens_models", "live_swap_meta", "live_swap_users", "live_swap_subjects")
 
 PG_MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "core tables", """
@@ -151,6 +151,34 @@ PG_MIGRATIONS: list[tuple[int, str, str]] = [
             refined     BOOLEAN NOT NULL DEFAULT false,
             created_at  TIMESTAMP NOT NULL
         );
+    """),
+    (9, "live swap state", """
+        CREATE TABLE live_swap_meta (
+            name        TEXT PRIMARY KEY,
+            last_seq    BIGINT NOT NULL,
+            n_retracted BIGINT NOT NULL,
+            prior       DOUBLE PRECISION NOT NULL,
+            detect      DOUBLE PRECISION NOT NULL,
+            reject      DOUBLE PRECISION NOT NULL,
+            stale       BOOLEAN NOT NULL DEFAULT false,
+            updated_at  TIMESTAMP
+        );
+        CREATE TABLE live_swap_users (
+            user_id     TEXT PRIMARY KEY,
+            sims_seen   BIGINT NOT NULL,
+            sims_lens   BIGINT NOT NULL,
+            duds_seen   BIGINT NOT NULL,
+            duds_not    BIGINT NOT NULL,
+            last_us     BIGINT NOT NULL
+        );
+        CREATE TABLE live_swap_subjects (
+            subject     TEXT PRIMARY KEY,
+            llr_sum     DOUBLE PRECISION NOT NULL,
+            n_votes     BIGINT NOT NULL
+        );
+        -- the repeat check of a live step (is this pair voted already?) and its retraction count
+        CREATE INDEX votes_user_subject ON votes (user_id, subject);
+        CREATE INDEX votes_retracted ON votes (seq) WHERE retracted_at IS NOT NULL;
     """),
 ]
 
@@ -273,6 +301,7 @@ def insert_subjects(con: psycopg.Connection, frame: pd.DataFrame, *, replace: bo
     conflict = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in SUBJECT_COLUMNS[1:])
                 if replace else "DO NOTHING")
     con.execute(f"INSERT INTO subjects ({cols}) SELECT {cols} FROM _new_subjects ON CONFLICT (subject) {conflict}")
+    con.execute("UPDATE live_swap_meta SET stale = true")  # live scores: recompute with these subjects
     return count_rows(con, "subjects") - before
 
 

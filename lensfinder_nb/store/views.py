@@ -42,6 +42,9 @@ CREATE TEMP VIEW latest_grades AS
 SELECT * FROM db.grades
 QUALIFY row_number() OVER (PARTITION BY user_id, subject ORDER BY created_at DESC, grade_id DESC) = 1;
 CREATE TEMP VIEW lens_models AS SELECT * FROM db.lens_models;
+CREATE TEMP VIEW live_swap_meta AS SELECT * FROM db.live_swap_meta;
+CREATE TEMP VIEW live_swap_users AS SELECT * FROM db.live_swap_users;
+CREATE TEMP VIEW live_swap_subjects AS SELECT * FROM db.live_swap_subjects;
 CREATE TEMP VIEW votes AS
 WITH stored AS (SELECT * FROM db.votes),
 pending AS (

@@ -49,6 +49,7 @@ def insert_subjects(con: Connection, frame: pd.DataFrame, *, replace: bool) -> i
     conflict = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in SUBJECT_COLUMNS[1:])
                 if replace else "DO NOTHING")
     con.execute(f"INSERT INTO subjects ({cols}) SELECT {cols} FROM _new_subjects ON CONFLICT (subject) {conflict}")
+    con.execute("UPDATE live_swap_meta SET stale = true")  # live scores: recompute with these subjects
     return con.execute("SELECT count(*) FROM subjects").fetchone()[0] - before
 
 
@@ -181,7 +182,8 @@ def hide_comment(con: Connection, comment_id: str, by: str, at: str) -> bool | N
 
 
 _COPIED_TABLES = ("subjects", "users", "votes", "annotations", "scores", "machine_scores", "settings", "comments",
-                  "grades", "lens_models")
+                  "grades", "lens_models", "live_swap_meta", "live_swap_users",
+                  "live_swap_subjects")
 
 
 def insert_table(con: Connection, table: str, frame: pd.DataFrame) -> None:

@@ -32,7 +32,7 @@ def _filled(store):
     store.add_user("ada", "Ada L.", key_hash="h" * 64, role="teacher")
     store.set_setting("class", {"retire_at": 5})
     store.write_scores(pd.DataFrame({"subject": ["a"], "probability": [0.7], "n_votes": [1],
-                                     "status": ["undecided"]}), "swap")
+                                     "status": ["undecided"]}), "majority")
     store.write_machine_scores(pd.DataFrame({"subject": ["a", "b"], "score": [0.9, 0.1],
                                              "in_training": [True, False]}), "cnn-1")
     store.post_comment("bob", "b", 'no tags, a "quote", a comma\nand a second line')
@@ -86,9 +86,10 @@ def test_store_copy_keeps_every_row(direction, tmp_path, pg_url):
     source, target = (file, pg_url) if direction.startswith("duckdb") else (pg_url, file)
     _filled(open_store(source)).close()
     copied = copy_store(source, target)
-    assert copied == {"subjects": 3, "users": 1, "votes": 4, "annotations": 1, "scores": 1,
-                      "machine_scores": 2, "settings": 1, "comments": 2,
-                      "grades": 2, "lens_models": 0}
+    # scores: the one written and the live SWAP rows of the three subjects (ada and bob voted)
+    assert copied == {"subjects": 3, "users": 1, "votes": 4, "annotations": 1, "scores": 4,
+                      "machine_scores": 2, "settings": 1, "comments": 2, "grades": 2, "lens_models": 0,
+                      "live_swap_meta": 1, "live_swap_users": 2, "live_swap_subjects": 3}
     a, b = open_store(source), open_store(target)
     before, after = read_all_tables(a), read_all_tables(b)
     for table in before:
@@ -105,8 +106,8 @@ def test_store_copy_into_a_store_with_data_changes_nothing(tmp_path, pg_url):
     with pytest.raises(StoreError, match="not empty"):
         copy_store(tmp_path / "src.duckdb", pg_url)
     assert table_rows(target) == {"subjects": 1, "users": 0, "votes": 0, "annotations": 0, "scores": 0,
-                                  "machine_scores": 0, "settings": 0, "comments": 0,
-                                  "grades": 0, "lens_models": 0}
+                                  "machine_scores": 0, "settings": 0, "comments": 0, "grades": 0, "lens_models": 0,
+                                  "live_swap_meta": 0, "live_swap_users": 0, "live_swap_subjects": 0}
     target.close()
 
 
@@ -116,7 +117,7 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty(tmp_path, pg_url):
     with src.transaction() as con:
         con.execute("ALTER TABLE scores ALTER COLUMN probability DROP NOT NULL")
         con.execute("INSERT INTO scores (subject, method, probability, n_votes, status) "
-                    "VALUES ('b', 'swap', NULL, 0, 'undecided')")
+                    "VALUES ('b', 'weighted', NULL, 0, 'undecided')")
     src.close()
     with pytest.raises(psycopg.errors.NotNullViolation):
         copy_store(tmp_path / "src.duckdb", pg_url)

@@ -125,6 +125,7 @@ def test_activity_is_binned_per_minute_or_hour(store, classroom):
 
 
 def test_candidates_gallery_uses_stored_scores_and_machine_scores(store, classroom):
+    store.fold()  # the live SWAP scores are current: they rewrite 'swap' rows only when new votes arrive
     store.write_scores(pd.DataFrame({"subject": ["S008", "S009", "S001"], "probability": [0.2, 0.97, 0.99],
                                      "n_votes": [1, 1, 2], "status": ["undecided", "detected", "detected"]}), "swap")
     store.write_machine_scores(pd.DataFrame({"subject": ["S009"], "score": [0.81]}), "cnn-1")
