@@ -18,7 +18,7 @@ from ipyevents import Event
 from ..i18n import Translator
 from ..classify.session import STRETCHES, ZOOMS, ClassifySession, Feedback
 from .common import ErrorArea, escape, guarded
-from .picture import main_image, view_buttons
+from .picture import PictureSettings, main_image, view_buttons
 
 __all__ = ["ClassifyView", "KEYS"]
 
@@ -56,7 +56,7 @@ def _data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
-class ClassifyView(w.VBox):
+class ClassifyView(PictureSettings, w.VBox):
     """Widgets for one :class:`ClassifySession`; ``feedback`` False hides right/wrong.
 
     ``on_vote(feedback)`` runs after each stored vote, ``on_undo(vote_id)`` after a vote is
@@ -162,13 +162,6 @@ class ClassifyView(w.VBox):
             self.missing.value = ""
             self.image.value = picture
         self._draw_marks()
-
-    def set_view(self, stretch: str | None = None, zoom: int | None = None) -> None:
-        if stretch is not None:
-            self.stretch = stretch
-        if zoom is not None:
-            self.zoom = zoom
-        self.show_current()
 
     def _view_geometry(self) -> tuple[int, int, int, int]:
         """(x0, y0, width, height): the full-image pixels shown at the current zoom."""

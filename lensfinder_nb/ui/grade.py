@@ -17,7 +17,7 @@ from ..classify.picture import ZOOMS
 from ..i18n import Translator
 from ..imaging.render import STRETCHES
 from .common import ErrorArea, escape, guarded
-from .picture import main_image, view_buttons
+from .picture import PictureSettings, main_image, view_buttons
 
 __all__ = ["GradeView"]
 
@@ -28,7 +28,7 @@ _CSS = """<style>
 </style>"""
 
 
-class GradeView(w.VBox):
+class GradeView(PictureSettings, w.VBox):
     """Widgets for one :class:`GradingSession`; ``discuss_link(subject)`` and ``model_link(subject)`` give
     the URLs of the discussion and modelling pages."""
 
@@ -113,13 +113,6 @@ class GradeView(w.VBox):
         return "<span class='lf-before'>" + escape(self.t(
             "grade.before", score="-" if score is None else f"{score:.3f}",
             consensus=self._consensus_text(shown["consensus"]))) + "</span>"
-
-    def set_view(self, stretch: str | None = None, zoom: int | None = None) -> None:
-        if stretch is not None:
-            self.stretch = stretch
-        if zoom is not None:
-            self.zoom = zoom
-        self.show_current()
 
     # ------------------------------------------------------------------ actions
     def grade(self, grade: int) -> None:

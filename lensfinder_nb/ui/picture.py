@@ -8,7 +8,7 @@ from ..classify.picture import ZOOMS
 from ..i18n import Translator
 from ..imaging.render import STRETCHES
 
-__all__ = ["view_buttons", "main_image"]
+__all__ = ["view_buttons", "main_image", "PictureSettings"]
 
 
 def view_buttons(t: Translator) -> tuple[w.ToggleButtons, w.ToggleButtons]:
@@ -25,3 +25,19 @@ def main_image() -> w.Image:
     image.add_class("lf-image")
     image.add_class("lf-main")
     return image
+
+
+class PictureSettings:
+    """The stretch and zoom a view shows its subject with (mixed into the classify and grading views,
+    which define ``show_current``)."""
+
+    stretch: str = "viewer"
+    zoom: int = 1
+
+    def set_view(self, stretch: str | None = None, zoom: int | None = None) -> None:
+        """Show the current subject again in another stretch and/or zoom."""
+        if stretch is not None:
+            self.stretch = stretch
+        if zoom is not None:
+            self.zoom = zoom
+        self.show_current()

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from lensfinder_nb.settings import PROJECT_ROOT
 from tests.support.stores import store_with_subjects
+from tests.support.notebooks import run_notebook
 
 pytestmark = pytest.mark.slow   # a kernel
 
@@ -25,16 +21,7 @@ def test_discussions_notebook_searches_by_hashtag(tmp_path):
     spam = store.post_comment("ada", "S011", "#arc spam")
     store.hide_comment(spam, "exp")
     store.close()
-    nb = nbformat.read(PROJECT_ROOT / "notebooks" / "discussions.ipynb", as_version=4)
-    summary = tmp_path / "summary.json"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LENSFINDER_DB", str(tmp_path / "lf.duckdb"))
-        mp.setenv("LENSFINDER_SUMMARY", str(summary))
-        NotebookClient(nb, kernel_name="python3", timeout=120,
-                       resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
-    got = json.loads(summary.read_text())
+    nb, got = run_notebook("discussions.ipynb", tmp_path / "lf.duckdb", tmp_path)
     assert got["tag"] == "arc" and got["posts"] == 3 and got["subjects_list"] == ["S008", "S009"]
     assert got["tags"] == ["arc", "artefact", "ring"]  # by use, then name; the hidden post's tag not counted twice
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb.cells if c.cell_type == "code"

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
-from lensfinder_nb.settings import PROJECT_ROOT
 from lensfinder_nb.scoring.grading import krippendorff_alpha
 from tests.support.stores import store_with_subjects
+from tests.support.notebooks import run_notebook
 
 pytestmark = pytest.mark.slow   # a kernel
 
@@ -27,16 +23,7 @@ def test_graded_catalogue_notebook(tmp_path):
                                      "status": ["undecided"]}), "swap")
     expected_alpha = krippendorff_alpha(store.grades())
     store.close()
-    nb = nbformat.read(PROJECT_ROOT / "notebooks" / "graded_catalogue.ipynb", as_version=4)
-    summary = tmp_path / "summary.json"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LENSFINDER_DB", str(tmp_path / "lf.duckdb"))
-        mp.setenv("LENSFINDER_SUMMARY", str(summary))
-        NotebookClient(nb, kernel_name="python3", timeout=120,
-                       resources={"metadata": {"path": str(PROJECT_ROOT / "notebooks")}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
-    got = json.loads(summary.read_text())
+    nb, got = run_notebook("graded_catalogue.ipynb", tmp_path / "lf.duckdb", tmp_path)
     assert got == {"n_graded": 4, "n_A": 1, "n_B": 1, "n_C": 2, "alpha": round(expected_alpha, 6), "graders": 3}
     html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells if c.cell_type == "code"
                    for o in c.get("outputs", []))

@@ -7,12 +7,12 @@ import json
 import nbformat
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 
 from lensfinder_nb.settings import PROJECT_ROOT
 from lensfinder_nb.sim.demo import build_demo
 from lensfinder_nb.scoring import demo_truth, load_votes, roc_auc, score, simulate_class
 from lensfinder_nb.store import open_store
+from tests.support.notebooks import run_notebook
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 
@@ -35,17 +35,7 @@ def demo_store(tmp_path_factory):
 
 
 def run(name: str, store, tmp_path) -> tuple[nbformat.NotebookNode, dict]:
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    summary = tmp_path / "summary.json"
-    with pytest.MonkeyPatch.context() as mp:       # the kernel inherits the environment
-        mp.setenv("LENSFINDER_DB", str(store.path))
-        mp.setenv("LENSFINDER_SUMMARY", str(summary))
-        NotebookClient(nb, kernel_name="python3", timeout=120,
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors, errors
-    return nb, json.loads(summary.read_text())
+    return run_notebook(name, store.path, tmp_path)
 
 
 def outputs(nb, mime: str) -> list:

@@ -10,6 +10,7 @@ from lensfinder_nb.classify.identity import _hash, new_teacher_key, personal_lin
 from lensfinder_nb.ui.discuss import DiscussView, discuss_page
 from lensfinder_nb.ui.me import me_page
 from lensfinder_nb.ui.teacher import TeacherView, teacher_page
+from tests.support.widgets import widget_texts
 
 pytestmark = pytest.mark.filterwarnings("ignore:metadata .* was set from the constructor:DeprecationWarning")
 
@@ -18,13 +19,7 @@ XSS_POST = "<script>alert(1)</script> #arc"
 
 
 def texts(widget) -> str:
-    out, stack = [], [widget]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (w.HTML, w.Label)):
-            out.append(x.value)
-        stack.extend(getattr(x, "children", ()))
-    return "\n".join(out)
+    return widget_texts(widget)
 
 
 def buttons(widget, label: str) -> list[w.Button]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipywidgets as w
 import pandas as pd
 import pytest
 
@@ -11,20 +10,13 @@ from lensfinder_nb.classify.identity import add_expert, personal_link, sign_up
 from lensfinder_nb.ui.grade import GradeView
 from lensfinder_nb.ui.pages import grade_page
 from tests.support.stores import make_image_store
+from tests.support.widgets import widget_texts
 
 UNKNOWN_SCORES = {"T0002": 0.99, "T0005": 0.97, "T0008": 0.002, "T0011": 0.0005}  # label -1 subjects
 
 
 def texts(widget) -> str:
-    out, stack = [], [widget]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (w.HTML, w.Label)):
-            out.append(x.value)
-        if isinstance(x, w.Button):
-            out.append(x.description + " " + x.tooltip)
-        stack.extend(getattr(x, "children", ()))
-    return "\n".join(out)
+    return widget_texts(widget, buttons=True, tooltips=True)
 
 
 @pytest.fixture

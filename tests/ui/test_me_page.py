@@ -6,7 +6,6 @@ import base64
 import re
 import urllib.parse
 
-import ipywidgets as w
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +14,7 @@ from lensfinder_nb.classify import personal
 from lensfinder_nb.classify.identity import personal_link, sign_up
 from lensfinder_nb.scoring import volunteer_metrics
 from lensfinder_nb.ui.me import MeView, me_page
+from tests.support.widgets import widget_texts
 
 # bqplot's scales package (bqscales) sets trait metadata the old way at import time
 pytestmark = pytest.mark.filterwarnings("ignore:metadata .* was set from the constructor:DeprecationWarning")
@@ -29,17 +29,7 @@ def query(identity) -> str:
 
 
 def texts(widget) -> str:
-    """All HTML/label text of a widget tree, as a browser would receive it."""
-    out = []
-    stack = [widget]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (w.HTML, w.Label)):
-            out.append(x.value)
-        if isinstance(x, w.Button):
-            out.append(x.description)
-        stack.extend(getattr(x, "children", ()))
-    return "\n".join(out)
+    return widget_texts(widget, buttons=True)
 
 
 def view(frame) -> MeView:

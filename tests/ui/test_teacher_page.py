@@ -17,6 +17,7 @@ from lensfinder_nb.settings import ClassSettings, Settings
 from lensfinder_nb.store import open_store
 from lensfinder_nb.ui.me import MeView, me_page
 from lensfinder_nb.ui.teacher import TeacherView, activity, teacher_page
+from tests.support.widgets import widget_texts
 
 # bqplot's scales package (bqscales) sets trait metadata the old way at import time
 pytestmark = pytest.mark.filterwarnings("ignore:metadata .* was set from the constructor:DeprecationWarning")
@@ -27,13 +28,7 @@ SUBJECTS = pd.DataFrame({"subject": [f"S{i:03d}" for i in range(12)],
 
 
 def texts(widget) -> str:
-    out, stack = [], [widget]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (w.HTML, w.Label)):
-            out.append(x.value)
-        stack.extend(getattr(x, "children", ()))
-    return "\n".join(out)
+    return widget_texts(widget)
 
 
 def widgets_of(widget, kind) -> list:
