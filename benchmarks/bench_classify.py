@@ -33,7 +33,8 @@ from lensfinder_nb.sim.guide import ensure_guide
 from lensfinder_nb.classify.identity import personal_link, sign_up
 from lensfinder_nb.store import open_store
 
-_TIMER_JS = """
+#: page script: time from a click or key press to the next image painted (also used by bench_classroom)
+TIMER_JS = """
 () => {
   window.__lat = [];
   const mark = () => { window.__t0 = performance.now(); };
@@ -66,7 +67,7 @@ def vote_latency(base: str, who, n: int) -> np.ndarray:
         url = base + personal_link("classify", who)
         page.goto(url, timeout=120_000)
         page.wait_for_function(_FIRST_IMAGE_JS, timeout=120_000)
-        page.evaluate(_TIMER_JS)
+        page.evaluate(TIMER_JS)
         lens = page.get_by_role("button", name="Lens", exact=True)
         stage = page.locator("img.lf-main")
         for k in range(n):

@@ -42,22 +42,9 @@ from lensfinder_nb.sim.demo import build_demo
 from lensfinder_nb.sim.guide import ensure_guide
 from lensfinder_nb.store import open_store
 from lensfinder_nb.ui.server import max_kernels
+from bench_classify import TIMER_JS  # noqa: E402  (the same click -> next image timer)
 
 _FIRST_IMAGE_JS = "() => { const i = document.querySelector('img.lf-main'); return !!(i && i.naturalWidth > 0); }"
-_TIMER_JS = """
-() => {
-  window.__lat = [];
-  const mark = () => { window.__t0 = performance.now(); };
-  document.addEventListener('mousedown', mark, true);
-  const img = document.querySelector('img.lf-main');
-  new MutationObserver(() => {
-    const t0 = window.__t0;
-    if (t0 === undefined) return;
-    window.__t0 = undefined;
-    requestAnimationFrame(() => requestAnimationFrame(() => window.__lat.push(performance.now() - t0)));
-  }).observe(img, {attributes: true, attributeFilter: ['src']});
-}
-"""
 _TIMEOUT_MS = 300_000
 
 
@@ -83,7 +70,7 @@ async def student(browser, url: str, votes: int, started: asyncio.Event) -> dict
     await page.goto(url, timeout=_TIMEOUT_MS)
     await _first_image(page)
     opened = time.perf_counter() - t0
-    await page.evaluate(_TIMER_JS)
+    await page.evaluate(TIMER_JS)
     buttons = [page.get_by_role("button", name="Lens", exact=True),
                page.get_by_role("button", name="Not a lens", exact=True)]
     for k in range(votes):
