@@ -37,7 +37,7 @@ import pandas as pd
 
 from ._votes import CodedVotes, assign_status, expit, logit
 from .metrics import swap_agent
-from .swap import SWAP_DEFAULTS, _llr, agent_history
+from .swap import SWAP_DEFAULTS, _llr, agent_history, counts_before
 
 __all__ = ["LiveBatch", "UserRows", "SubjectRows", "apply_votes", "full_state", "live_scores", "EMPTY_TIME"]
 
@@ -104,7 +104,7 @@ def apply_votes(batch: LiveBatch, users: UserRows, subjects: SubjectRows
     lab = subjects.label[s]
     coded = CodedVotes(user=u.astype(np.int32), subject=s.astype(np.int32), answer=answer, time_us=t,
                        users=users.ids, subjects=subjects.ids, labels=subjects.label)
-    before = _counts_before(coded)
+    before = counts_before(coded, np.int64)
     start = users.counts[u]
     pl = swap_agent(before[1] + start[:, 1], before[0] + start[:, 0])
     pd_ = swap_agent(before[3] + start[:, 3], before[2] + start[:, 2])
@@ -120,26 +120,6 @@ def apply_votes(batch: LiveBatch, users: UserRows, subjects: SubjectRows
     np.maximum.at(last_us, u, t)
     return (UserRows(users.ids, counts, last_us), SubjectRows(subjects.ids, subjects.label, llr_sum, n_votes),
             int(len(u)))
-
-
-def _counts_before(c: CodedVotes) -> list[np.ndarray]:
-    """Per vote, the voter's four agent counts from the earlier votes of this batch."""
-    lab = c.vote_label
-    order = np.argsort(c.user, kind="stable")
-    uo = c.user[order]
-    start = np.ones(len(uo), dtype=bool)
-    start[1:] = uo[1:] != uo[:-1]
-    first = np.flatnonzero(start)
-    run = np.diff(np.append(first, len(uo)))
-    lab_o, ans_o = lab[order], c.answer[order]
-    out = []
-    for inc in (lab_o == 1, (lab_o == 1) & (ans_o == 1), lab_o == 0, (lab_o == 0) & (ans_o == 0)):
-        total = np.cumsum(inc, dtype=np.int64)
-        before = total - inc - np.repeat(total[first] - inc[first], run) if len(uo) else total
-        back = np.empty(len(uo), dtype=np.int64)
-        back[order] = before
-        out.append(back)
-    return out
 
 
 def full_state(coded: CodedVotes) -> tuple[UserRows, SubjectRows]:

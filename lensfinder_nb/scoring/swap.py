@@ -25,8 +25,9 @@ __all__ = ["swap", "swap_offline", "swap_reference", "swap_trajectories", "agent
 SWAP_DEFAULTS = {"prior": 2e-4, "detect": 0.95, "reject": 1e-7}
 
 
-def agent_history(c: CodedVotes) -> tuple[np.ndarray, np.ndarray]:
-    """PL, PD of each vote's agent just *before* that vote, float64 shapes (n_votes,)."""
+def counts_before(c: CodedVotes, dtype: type = np.int32) -> list[np.ndarray]:
+    """Per vote, the voter's four agent counts (sims seen, sims called lenses, duds seen, duds called
+    not) from their earlier votes in ``c``, each of shape (n_votes,)."""
     lab = c.vote_label
     # Grouped by user, time order inside: a stable sort, radix for up to 65,536 users.
     by = c.user.astype(np.uint16) if c.n_users <= 1 << 16 else c.user
@@ -39,11 +40,17 @@ def agent_history(c: CodedVotes) -> tuple[np.ndarray, np.ndarray]:
     lab_o, ans_o = lab[order], c.answer[order]
     counts = []
     for inc in (lab_o == 1, (lab_o == 1) & (ans_o == 1), lab_o == 0, (lab_o == 0) & (ans_o == 0)):
-        total = np.cumsum(inc, dtype=np.int32)
+        total = np.cumsum(inc, dtype=dtype)
         before = total - inc - np.repeat(total[first] - inc[first], run)   # exclusive, restarted per user
-        out = np.empty(len(u), dtype=np.int32)
+        out = np.empty(len(u), dtype=dtype)
         out[order] = before
         counts.append(out)
+    return counts
+
+
+def agent_history(c: CodedVotes) -> tuple[np.ndarray, np.ndarray]:
+    """PL, PD of each vote's agent just *before* that vote, float64 shapes (n_votes,)."""
+    counts = counts_before(c)
     return swap_agent(counts[1], counts[0]), swap_agent(counts[3], counts[2])
 
 
