@@ -351,4 +351,3 @@ def _theta_e_error(fs, best, sigmas) -> tuple[float, int]:
     cov = (v[:, keep] / w[keep]) @ v[:, keep].T
     k = int(np.flatnonzero(free == names.index("theta_E_lens0"))[0])
     return float(np.sqrt(cov[k, k])), calls
-
