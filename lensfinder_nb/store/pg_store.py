@@ -100,25 +100,25 @@ class PostgresStore(Store):
     def live_vote_codes(self) -> dict[str, Any]:
         """:func:`.queries.live_vote_codes` read from the server directly (no DuckDB copy of every table)."""
         import numpy as np
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         with self._mutex:
-            subjects, votes = postgres.vote_code_tables(self._con)
-        subjects = subjects.take(pc.sort_indices(subjects, [("subject", "ascending")]))
-        users = pc.unique(votes["user_id"])
-        users = users.take(pc.sort_indices(users))
-        s_code = pc.index_in(votes["subject"], value_set=subjects["subject"])
-        known = pc.is_valid(s_code)   # votes on subjects since deleted are left out, as by the join on the file
-        votes, s_code = votes.filter(known), s_code.filter(known)
+            subjects, votes = postgres.vote_code_tables(self._con, self.path)
+        # users by dictionary_encode (few: small dictionaries); subjects were coded block by block
+        user_ids, user_idx = _encoded(votes["user_id"])
+        order = pc.sort_indices(user_ids).to_numpy()
+        rank = np.empty(len(order), np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        out = {"u_code": rank[user_idx], "s_code": votes["s_code"].fill_null(-1).to_numpy().astype(np.int32),
+               "answer": votes["answer"].to_numpy(), "seq": votes["seq"].to_numpy(), "t_us": votes["t_us"].to_numpy()}
+        known = out["s_code"] >= 0
+        if not known.all():   # votes on subjects since deleted are left out, as by the join on the file
+            out = {key: value[known] for key, value in out.items()}
         # users who voted only on deleted subjects stay in the list, as in the file's query
-        u_code = pc.index_in(votes["user_id"], value_set=users)
-        return {"u_code": u_code.to_numpy().astype(np.int32), "s_code": s_code.to_numpy().astype(np.int32),
-                "answer": votes["answer"].to_numpy(), "seq": votes["seq"].to_numpy(),
-                "t_us": votes["created_at"].cast(pa.int64()).to_numpy(),
-                "subjects": np.asarray(subjects["subject"].to_pylist(), dtype=object),
-                "labels": subjects["label"].to_numpy().astype(np.int8),
-                "users": np.asarray(users.to_pylist(), dtype=object)}
+        out.update(subjects=np.asarray(subjects["subject"].to_pylist(), dtype=object),
+                   labels=subjects["label"].to_numpy().astype(np.int8),
+                   users=np.asarray(user_ids.take(order).to_pylist(), dtype=object))
+        return out
 
     def _ensure_schema(self) -> None:
         with self._mutex:
@@ -266,3 +266,17 @@ class PostgresStore(Store):
                 self._live_con.close()
         with self._mutex:
             self._con.close()
+
+
+def _encoded(column: Any) -> tuple[Any, Any]:
+    """A string column as its distinct values and every row's position among them (numpy int32)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # on a chunked column the chunks share one dictionary (the kernel keeps one table of values)
+    encoded = pc.dictionary_encode(column)
+    if encoded.num_chunks == 0:
+        return pa.array([], pa.string()), np.zeros(0, np.int32)
+    indices = np.concatenate([chunk.indices.to_numpy() for chunk in encoded.chunks])
+    return encoded.chunk(0).dictionary, indices.astype(np.int32, copy=False)

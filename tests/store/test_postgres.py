@@ -127,23 +127,28 @@ def test_a_copy_that_fails_midway_leaves_the_target_empty(tmp_path, pg_url):
 
 
 def test_scoring_read_from_the_server_equals_the_snapshot_read(pg_url, monkeypatch):
-    """The votes for scoring come straight from the server in text blocks; they must be the votes,
-    codes, times and order keys that the snapshot's views give, also for awkward ids and across blocks."""
+    """The votes for scoring come straight from the server in text blocks read by two connections on
+    one snapshot; they must be the votes, codes, times (to the microsecond, old and far-future dates
+    too) and order keys that the snapshot's views give, also for awkward ids and across page ranges."""
     import numpy as np
 
     from lensfinder_nb.store import postgres, queries
 
-    monkeypatch.setattr(postgres, "_BLOCK_VOTES", 3)  # many blocks from a few votes
+    monkeypatch.setattr(postgres, "_PAGES_PER_QUERY", 1)  # a query per heap page: many ranges, both readers
     store = open_store(pg_url)
     try:
         ids = ["plain", 'quo"te', "com,ma", "spa ce", "ünï", "back\\slash", "zeta"]
         store.add_subjects(pd.DataFrame({"subject": ids, "label": [1, 0, -1, 1, 0, -1, -1]}))
         users = ["ada", "b,ob", 'c"y', "dän"]
-        for k in range(40):
-            vote = store.add_vote(users[k % 4], ids[k % 7], k % 2,
-                                  created_at=f"2026-03-01T10:{k // 10:02d}:{k % 10:02d}.{k:06d}")
+        years = ["1970", "1999", "2026", "2099"]
+        for k in range(400):
+            when = f"{years[k % 4]}-03-01T10:{k // 60 % 60:02d}:{k % 60:02d}.{999_999 - k:06d}"
+            vote = store.add_vote(users[k % 4], ids[k % 7], k % 2, created_at=when)
             if k % 9 == 0:
                 store.retract_vote(vote, users[k % 4])
+        with postgres.connect(pg_url) as con:
+            pages = con.execute("SELECT pg_relation_size('votes') / 8192").fetchone()[0]
+        assert pages >= 3   # several ranges, shared by the two readers
         fast, slow = queries.live_vote_codes(store), queries.snapshot_vote_codes(store)
     finally:
         store.close()
@@ -151,4 +156,4 @@ def test_scoring_read_from_the_server_equals_the_snapshot_read(pg_url, monkeypat
         assert list(fast[key]) == list(slow[key])
     assert np.array_equal(fast["labels"], slow["labels"])
     rows = lambda c: sorted(zip(*(np.asarray(c[k]).tolist() for k in ("seq", "u_code", "s_code", "answer", "t_us"))))
-    assert rows(fast) == rows(slow) and len(rows(fast)) == 40 - 5
+    assert rows(fast) == rows(slow) and len(rows(fast)) == 400 - 45
