@@ -148,16 +148,16 @@ def _screenshots(folder) -> None:
 
 
 #: the demo thread's posts: (author, text), oldest first
-THREAD = [("Grace Hopper", "A blue arc bending around the red galaxy #arc"),
-          ("Li Wei", "I see a fainter counter-image on the other side #arc #counterimage"),
-          ("Zhang Min", "Could it be a spiral arm? The colour is bluer than the galaxy, though #spiral"),
-          ("Dr Ada Lee", "Arc and counter-image at the same radius: a good candidate, I grade it 3 #lens #arc")]
+THREAD = [("Grace Hopper", "Several bright knots around the central galaxies - lensed images? #arc"),
+          ("Li Wei", "Looks like a group of galaxies to me #merger"),
+          ("Zhang Min", "The knots sit at about the same distance from the centre #candidate"),
+          ("Dr Ada Lee", "A group-scale lens is possible: worth a model before grading #candidate #arc")]
 MAX_PNG_BYTES = 200_000
 
 
 def _science_setup(store, people: dict, truth: pd.DataFrame) -> dict:
-    """Before the server starts: an expert, and a thread on the demo's clearest hidden lens (the brightest
-    arc: the page the expert grades first may differ, the queue is the crowd's, the lens the truth file's)."""
+    """Before the server starts: an expert, and a thread on the demo's widest hidden lens (largest Einstein
+    radius; the page the expert grades first may differ: the queue is the crowd's, the lens the truth file's)."""
     from lensfinder_nb.classify.grading import GradingSettings
     from lensfinder_nb.classify.identity import add_expert
 
@@ -168,8 +168,7 @@ def _science_setup(store, people: dict, truth: pd.DataFrame) -> dict:
     unknown = set(store.subjects().query("label == -1")["subject"])
     hidden = truth[truth["is_lens"].astype(bool) & truth["subject"].isin(unknown)]
     assert len(hidden), "the demo has no hidden lens among its unknowns"
-    snr = hidden[["snr_g", "snr_r", "snr_z"]].astype(float).max(axis=1)
-    lens = str(hidden.loc[snr.idxmax(), "subject"])
+    lens = str(hidden.loc[hidden["theta_e_arcsec"].astype(float).idxmax(), "subject"])
     for name, text in THREAD:
         store.post_comment(expert.user_id if name == "Dr Ada Lee" else people[name].user_id, lens, text)
     store.fold()
