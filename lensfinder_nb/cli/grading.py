@@ -55,8 +55,9 @@ def _add(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.hub:
-        print(f"JupyterHub user {who.display_name} ({who.user_id}) {'is an expert now' if new else 'was an expert already'}"
-              f"; they grade on their own server: <hub>/hub/user-redirect/voila/render/grade.ipynb", flush=True)
+        state = "is an expert now" if new else "was an expert already"
+        print(f"JupyterHub user {who.display_name} ({who.user_id}) {state}; they grade on their own server: "
+              "<hub>/hub/user-redirect/voila/render/grade.ipynb", flush=True)
         return 0
     base = public_base(args.settings.ip, args.settings.port)
     print(f"Expert {who.display_name} ({who.user_id}); their grading link (keep it private): "
