@@ -33,7 +33,8 @@ __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations
            "vote_code_tables",
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
-           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "set_user_role", "subject_id_set", "vote_is_by",
+           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "set_user_role",
+           "subject_id_set", "vote_is_by",
            "insert_grade", "insert_lens_model", "load_snapshot", "count_rows",
            "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 

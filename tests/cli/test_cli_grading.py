@@ -1,4 +1,5 @@
-"""`lensfinder experts add|add --hub|remove|list` and `lensfinder catalogue` through the CLI, checked through the library."""
+"""`lensfinder experts add|add --hub|remove|list` and `lensfinder catalogue` through the CLI, checked through
+the library."""
 
 from __future__ import annotations
 
