@@ -12,6 +12,8 @@ Students sign in with any name and the class password and land on the classify p
 name is their identity in the store (``hub-<name>``).  The names in ``$LENSFINDER_HUB_TEACHERS``
 (default ``teacher``) are hub admins and sign in with the admin password; their server opens on
 the teacher's dashboard (``/user/<name>/voila/render/teacher.ipynb``), which needs no teacher key.
+Expert graders are hub users the teacher names on that dashboard (kept in the store, read at each
+page open; docs/grading.md): nothing to configure here, and no restart when the list changes.
 
 Every choice below can be changed on the command line (``--Spawner.cmd=...``) or by editing
 this file; the comments say why each is as it is.  docs/deploy.md has the measured figures and

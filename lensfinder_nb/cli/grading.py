@@ -1,4 +1,5 @@
-"""``lensfinder experts add NAME`` (prints the expert's personal grading link), ``experts list`` and
+"""``lensfinder experts add NAME`` (prints the expert's personal grading link), ``experts add --hub NAME``
+(a JupyterHub user becomes an expert), ``experts remove ID``, ``experts list`` and
 ``lensfinder catalogue --out FILE`` (the graded catalogue)."""
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Experts grade the best candidates 0-3 on the grading page (docs/grading.md).")
     cmds = p.add_subparsers(dest="experts_command", metavar="ACTION", required=True)
     a = cmds.add_parser("add", help="add an expert and print their personal grading link (keep it private)")
-    a.add_argument("name", help="the expert's display name (1-40 letters, digits, spaces, . ' -)")
+    a.add_argument("name", help="the expert's display name (1-40 letters, digits, spaces, . ' -), or with "
+                                "--hub their JupyterHub user name")
+    a.add_argument("--hub", action="store_true",
+                   help="NAME is a JupyterHub user: they grade on their own server, no link (docs/deploy.md)")
     a.set_defaults(func=_add)
+    r = cmds.add_parser("remove", help="an expert stops being one (their grades stay)")
+    r.add_argument("user_id", help="the expert's id as `experts list` shows it (e-..., or hub-NAME)")
+    r.set_defaults(func=_remove)
     ls = cmds.add_parser("list", help="list the experts (id, name, added)")
     ls.set_defaults(func=_list)
 
@@ -31,20 +38,42 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from ..classify.identity import IdentityError, add_expert, personal_link
+    from ..classify.identity import IdentityError, add_expert, make_hub_expert, personal_link
     from ..ui.network import public_base
     store = open_store_from(args)
     try:
-        who = add_expert(store, args.name)
+        if args.hub:
+            who, new = make_hub_expert(store, args.name)
+        else:
+            who = add_expert(store, args.name)
     except IdentityError as exc:
         reason = {"name_taken": "an expert of that name exists already",
-                  "name_invalid": "use 1-40 letters, digits, spaces, . ' or -"}.get(str(exc), str(exc))
+                  "name_invalid": "use 1-40 letters, digits, spaces, . ' or -",
+                  "hub_name_invalid": "a hub user name has 1-100 characters, no spaces or slashes"}.get(
+                      str(exc), str(exc))
         raise CliError(f"experts add {args.name!r}: {reason}") from None
     finally:
         store.close()
+    if args.hub:
+        state = "is an expert now" if new else "was an expert already"
+        print(f"JupyterHub user {who.display_name} ({who.user_id}) {state}; they grade on their own server: "
+              "<hub>/hub/user-redirect/voila/render/grade.ipynb", flush=True)
+        return 0
     base = public_base(args.settings.ip, args.settings.port)
     print(f"Expert {who.display_name} ({who.user_id}); their grading link (keep it private): "
           f"{personal_link('grade', who, base)}", flush=True)
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from ..classify.identity import remove_expert
+    store = open_store_from(args)
+    try:
+        if not remove_expert(store, args.user_id):
+            raise CliError(f"experts remove {args.user_id!r}: no expert has that id (see `lensfinder experts list`)")
+    finally:
+        store.close()
+    print(f"{args.user_id} is no longer an expert (their grades stay)", flush=True)
     return 0
 
 

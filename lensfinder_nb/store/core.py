@@ -389,6 +389,13 @@ class Store:
         with self.transaction() as con:
             return writes.insert_user(con, user_id, str(display_name), key_hash, role)
 
+    def set_role(self, user_id: str, role: str, display_name: str) -> str | None:
+        """Give a person a role (e.g. make a JupyterHub user an expert), adding them named
+        ``display_name`` if unknown; returns their role before, None when added now."""
+        user_id, role = check_id("user", user_id), check_id("role", role)
+        with self.transaction() as con:
+            return self.sql_writes.set_user_role(con, user_id, str(display_name), role)
+
     # ------------------------------------------------------------------ discussion threads
     def post_comment(self, user: str, subject: str, text: str) -> str:
         """Add a post to ``subject``'s thread and return its id.

@@ -34,7 +34,8 @@ __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations
            "vote_code_tables",
            "stage_frame", "stage_csv_file", "insert_subjects", "unknown_subjects", "insert_staged_votes",
            "insert_vote", "retract", "insert_annotation", "replace_scores", "replace_machine_scores",
-           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "subject_id_set", "vote_is_by",
+           "insert_user", "put_setting", "insert_comment", "hide_comment", "user_role", "set_user_role",
+           "subject_id_set", "vote_is_by",
            "insert_grade", "insert_lens_model", "load_snapshot", "count_rows",
            "TABLES", "insert_table", "DatabaseError", "safe_url", "create_database"]
 
@@ -414,6 +415,23 @@ def user_role(con: psycopg.Connection, user_id: str) -> str | None:
     """The stored role of ``user_id``, None for nobody."""
     row = con.execute("SELECT role FROM users WHERE user_id = %s", [user_id]).fetchone()
     return None if row is None else row[0]
+
+
+def set_user_role(con: psycopg.Connection, user_id: str, display_name: str, role: str) -> str | None:
+    """Give ``user_id`` the role ``role`` (adding them, named ``display_name``, if unknown); returns the
+    role they had before, None when added now."""
+    # the row lock keeps the returned role true when two teachers change the same person at once
+    row = con.execute("SELECT role FROM users WHERE user_id = %s FOR UPDATE", [user_id]).fetchone()
+    if row is None:
+        cur = con.execute("INSERT INTO users (user_id, display_name, role) VALUES (%s, %s, %s) "
+                          "ON CONFLICT (user_id) DO NOTHING", [user_id, display_name, role])
+        if cur.rowcount == 1:
+            return None
+        # someone (their first page open) added them meanwhile: change that row instead
+        row = con.execute("SELECT role FROM users WHERE user_id = %s FOR UPDATE", [user_id]).fetchone()
+    if row[0] != role:
+        con.execute("UPDATE users SET role = %s WHERE user_id = %s", [role, user_id])
+    return row[0]
 
 
 def hide_comment(con: psycopg.Connection, comment_id: str, by: str, at: str) -> bool | None:

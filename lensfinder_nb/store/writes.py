@@ -20,7 +20,7 @@ from .validation import LENS_MODEL_COLUMNS, SUBJECT_COLUMNS, StoreError
 __all__ = ["insert_subjects", "unknown_subjects", "insert_votes", "insert_vote_table", "check_vote_table",
            "apply_retractions", "insert_annotations", "record_journal_progress", "forget_journal",
            "replace_scores", "replace_machine_scores", "insert_user", "insert_grade", "put_setting", "count_votes", "insert_table",
-           "insert_comment", "hide_comment", "user_role", "insert_lens_model"]
+           "insert_comment", "hide_comment", "user_role", "set_user_role", "insert_lens_model"]
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -168,6 +168,17 @@ def user_role(con: Connection, user_id: str) -> str | None:
     """The stored role of ``user_id``, None for nobody."""
     row = con.execute("SELECT role FROM users WHERE user_id = ?", [user_id]).fetchone()
     return None if row is None else row[0]
+
+
+def set_user_role(con: Connection, user_id: str, display_name: str, role: str) -> str | None:
+    """Give ``user_id`` the role ``role`` (adding them, named ``display_name``, if unknown); returns the
+    role they had before, None when added now."""
+    before = user_role(con, user_id)
+    if before is None:
+        con.execute("INSERT INTO users (user_id, display_name, role) VALUES (?, ?, ?)", [user_id, display_name, role])
+    elif before != role:
+        con.execute("UPDATE users SET role = ? WHERE user_id = ?", [role, user_id])
+    return before
 
 
 def hide_comment(con: Connection, comment_id: str, by: str, at: str) -> bool | None:

@@ -124,7 +124,8 @@ def tutorial_page(query: str | None = None, settings: Settings | None = None) ->
 
 
 def grade_page(query: str | None = None, settings: Settings | None = None) -> PageFrame:
-    """Expert grading (``apps/grade.ipynb``): needs an expert's personal link (``lensfinder experts add``).
+    """Expert grading (``apps/grade.ipynb``): needs an expert's personal link (``lensfinder experts add``),
+    or on JupyterHub a hub user the teacher made an expert (``lensfinder experts add --hub``, the dashboard).
 
     ``query`` and ``settings`` default to the request's and the environment's (:func:`open_page`).
     """
@@ -134,7 +135,10 @@ def grade_page(query: str | None = None, settings: Settings | None = None) -> Pa
         from ..classify.identity import is_expert
         from .grade import GradeView
         if not is_expert(frame.identity):
-            frame.body.children = [w.HTML(f"<p class='lf-error' role='alert'>{frame.t('grade.expert_required')}</p>")]
+            # on the hub no link helps (the hub's user is the person): say who they are and who can change it
+            message = (frame.t("grade.expert_required_hub", name=escape(frame.identity.display_name))
+                       if frame.settings.hub_user and frame.identity is not None else frame.t("grade.expert_required"))
+            frame.body.children = [w.HTML(f"<p class='lf-error' role='alert'>{message}</p>")]
             return
         session = getattr(frame, "grading", None)
         if session is None:

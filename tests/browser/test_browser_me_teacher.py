@@ -1,8 +1,13 @@
 """A real browser opens the personal centre (personal link) and the teacher's dashboard (teacher key).
 
 With ``LENSFINDER_SCREENSHOTS=1`` the test also builds a small demo with a simulated class
-and saves ``docs/screenshots/me.png`` and ``docs/screenshots/teacher.png``; without it the
-repository is left untouched.
+and saves ``docs/screenshots/me.png`` and ``docs/screenshots/teacher.png``, and of the science
+team's pages on the same demo ``grade.png`` (an expert's grading page), ``discuss.png`` (a
+candidate's thread with hashtags, as an expert who may hide posts) and ``model.png`` (the modelling
+page on a hidden demo lens); each page is checked before it is saved, and those three are kept
+under 200 kB (a 256-colour palette when needed).  Without it the repository is left untouched::
+
+    LENSFINDER_SCREENSHOTS=1 PYTHONPATH=$PWD .venv/bin/python -m pytest -q tests/browser/test_browser_me_teacher.py
 """
 
 from __future__ import annotations
@@ -119,6 +124,7 @@ def _screenshots(folder) -> None:
             is_lens = label == 1 or (label == -1 and sid in hidden)
             answer = int(is_lens) if rng.random() < skill else int(not is_lens)
             store.add_vote(who.user_id, sid, answer, created_at=ts.isoformat())
+    truth["subject"] = truth["subject"].astype(str)
     me = people["Ada Lovelace"]
     mine = store.votes().query("user_id == @me.user_id")
     for sid in mine["subject"].head(2):
@@ -127,6 +133,7 @@ def _screenshots(folder) -> None:
     store.fold()
     store.write_scores(score(load_votes(store), None, "swap"), "swap")
     key = new_teacher_key(store)
+    science = _science_setup(store, people, truth)
     out = PROJECT_ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     n_votes = len(mine)  # one vote per subject (sampled without replacement)
@@ -135,5 +142,71 @@ def _screenshots(folder) -> None:
         dialogs = _check_pages(base, personal_link("me", me).split("?", 1)[1], key, name="Ada Lovelace",
                                expect={"n_votes": n_votes, "accuracy": f"{100 * acc:.0f}%"},
                                shots={"me": str(out / "me.png"), "teacher": str(out / "teacher.png")})
+        dialogs += _science_screenshots(base, science, out)
     assert dialogs == []
     store.close()
+
+
+#: the demo thread's posts: (author, text), oldest first
+THREAD = [("Grace Hopper", "Several bright knots around the central galaxies - lensed images? #arc"),
+          ("Li Wei", "Looks like a group of galaxies to me #merger"),
+          ("Zhang Min", "The knots sit at about the same distance from the centre #candidate"),
+          ("Dr Ada Lee", "A group-scale lens is possible: worth a model before grading #candidate #arc")]
+MAX_PNG_BYTES = 200_000
+
+
+def _science_setup(store, people: dict, truth: pd.DataFrame) -> dict:
+    """Before the server starts: an expert, and a thread on the demo's widest hidden lens (largest Einstein
+    radius; the page the expert grades first may differ: the queue is the crowd's, the lens the truth file's)."""
+    from lensfinder_nb.classify.grading import GradingSettings
+    from lensfinder_nb.classify.identity import add_expert
+
+    expert = add_expert(store, "Dr Ada Lee")
+    # eight people's votes leave every SWAP score below the default cut (5x the prior): the teacher lowers
+    # it on the dashboard, as a small class would
+    GradingSettings(threshold=0.0003).save(store)
+    unknown = set(store.subjects().query("label == -1")["subject"])
+    hidden = truth[truth["is_lens"].astype(bool) & truth["subject"].isin(unknown)]
+    assert len(hidden), "the demo has no hidden lens among its unknowns"
+    lens = str(hidden.loc[hidden["theta_e_arcsec"].astype(float).idxmax(), "subject"])
+    for name, text in THREAD:
+        store.post_comment(expert.user_id if name == "Dr Ada Lee" else people[name].user_id, lens, text)
+    store.fold()
+    return {"expert": expert, "lens": lens}
+
+
+def _save_small(page, path, height: int) -> None:
+    """A screenshot at 1200 x ``height``, re-saved with a 256-colour palette if over MAX_PNG_BYTES."""
+    from PIL import Image
+
+    page.set_viewport_size({"width": 1200, "height": height})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(path))
+    if path.stat().st_size > MAX_PNG_BYTES:
+        Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+    assert path.stat().st_size < MAX_PNG_BYTES, (path, path.stat().st_size)
+
+
+def _science_screenshots(base: str, science: dict, out) -> list[str]:
+    """The grading, discussion and modelling pages on the demo, each checked, then saved; returns dialogs."""
+    expert, dialogs = science["expert"], []
+    with browser_page() as page:
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(base + personal_link("grade", expert), timeout=90_000)
+        page.locator("img.lf-main").wait_for(state="visible", timeout=90_000)
+        page.get_by_text("Blind grading").wait_for(timeout=30_000)
+        assert page.locator("button.lf-grade-3").count() == 1
+        _save_small(page, out / "grade.png", 900)
+
+        page.goto(base + personal_link("discuss", expert, subject=science["lens"]), timeout=90_000)
+        page.get_by_text(f"Discussion of image {science['lens']}").wait_for(timeout=90_000)
+        for _name, text in THREAD:
+            page.locator(".lf-body", has_text=text).wait_for(timeout=30_000)
+        _save_small(page, out / "discuss.png", 1100)
+
+        page.goto(base + personal_link("model", expert, subject=science["lens"]), timeout=90_000)
+        page.locator(".lf-model-status").wait_for(timeout=90_000)
+        page.locator(".lf-model-figure image").first.wait_for(state="attached", timeout=30_000)
+        assert "Lens centre" in page.locator(".lf-model-status").inner_text()
+        _save_small(page, out / "model.png", 1000)
+    return dialogs

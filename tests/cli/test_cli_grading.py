@@ -1,4 +1,5 @@
-"""`lensfinder experts add|list` and `lensfinder catalogue` through the CLI, checked through the library."""
+"""`lensfinder experts add|add --hub|remove|list` and `lensfinder catalogue` through the CLI, checked through
+the library."""
 
 from __future__ import annotations
 
@@ -53,6 +54,31 @@ def test_experts_add_refuses_a_taken_or_bad_name_in_one_line(db, capsys):
     store = open_store(db)
     try:
         assert store.sql("SELECT count(*) AS n FROM users WHERE role = 'expert'")["n"].iloc[0] == 1
+    finally:
+        store.close()
+
+
+def test_experts_add_hub_makes_a_jupyterhub_user_an_expert_and_remove_undoes_it(db, capsys):
+    assert main(["--db", db, "experts", "add", "--hub", "Grace"]) == 0
+    out = capsys.readouterr().out
+    assert "JupyterHub user grace (hub-grace) is an expert now" in out and "key=" not in out
+    assert "/hub/user-redirect/voila/render/grade.ipynb" in out
+    store = open_store(db)
+    try:
+        assert identify(store, "", hub_user="grace").role == EXPERT_ROLE
+    finally:
+        store.close()
+    assert main(["--db", db, "experts", "list"]) == 0
+    assert "hub-grace\tgrace" in capsys.readouterr().out
+    assert main(["--db", db, "experts", "add", "--hub", "a b"]) == 1
+    assert "no spaces" in capsys.readouterr().err
+    assert main(["--db", db, "experts", "remove", "hub-grace"]) == 0
+    assert "no longer an expert" in capsys.readouterr().out
+    assert main(["--db", db, "experts", "remove", "hub-grace"]) == 1
+    assert "no expert has that id" in capsys.readouterr().err
+    store = open_store(db)
+    try:
+        assert identify(store, "", hub_user="grace").role == "hub"
     finally:
         store.close()
 

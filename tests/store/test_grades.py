@@ -53,3 +53,21 @@ def test_store_copy_carries_the_grades(store, tmp_path):
         assert copied.grades()["grade"].tolist() == [1]
     finally:
         copied.close()
+
+
+def test_a_hub_user_is_made_an_expert_and_back_on_both_backends(store):
+    from lensfinder_nb.classify.identity import identify, make_hub_expert, remove_expert
+    from lensfinder_nb.store import queries
+
+    assert identify(store, hub_user="grace").role == "hub"           # first page open records her as hub
+    who, new = make_hub_expert(store, " Grace ")                     # typed by the teacher: JupyterHub's lower case
+    assert (who.user_id, who.role, new) == ("hub-grace", "expert", True)
+    assert make_hub_expert(store, "grace")[1] is False               # once is enough
+    assert identify(store, hub_user="grace").role == "expert"        # her next page open, no restart
+    # a hub user who never opened a page yet is recorded, and their first page open keeps the role
+    assert make_hub_expert(store, "newcomer")[1] is True
+    assert identify(store, hub_user="newcomer").role == "expert"
+    assert queries.people_with_role(store, "expert")["user_id"].tolist() == ["hub-grace", "hub-newcomer"]
+    assert remove_expert(store, "hub-grace") is True and remove_expert(store, "hub-grace") is False
+    assert identify(store, hub_user="grace").role == "hub"
+    assert store.sql("SELECT count(*) AS n FROM users WHERE user_id = 'hub-grace'")["n"].iloc[0] == 1

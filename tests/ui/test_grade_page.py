@@ -49,6 +49,27 @@ def test_only_an_expert_link_opens_the_page(grading_store):
     assert "not valid" in texts(bad)
 
 
+def test_on_jupyterhub_a_hub_user_the_teacher_made_an_expert_grades(grading_store):
+    from lensfinder_nb.classify.identity import make_hub_expert
+    from lensfinder_nb.settings import Settings
+
+    def page_of(name: str, q: str = ""):
+        return grade_page(query=q, settings=Settings.from_env(
+            {"JUPYTERHUB_USER": name, "JUPYTERHUB_SERVICE_PREFIX": f"/user/{name}/"}, db_path=grading_store.path))
+
+    # not an expert, even with a real expert's link: told who they are and who can change it
+    refused = texts(page_of("vera", query(add_expert(grading_store, "Dr Lee"))))
+    assert "your hub name <b>vera</b> is not one of them" in refused and "teacher can make you an expert" in refused
+    make_hub_expert(grading_store, "grace")
+    frame = page_of("grace")
+    view = view_of(frame)
+    assert "Signed in as <b>grace</b>" in texts(frame) and view.session.current.subject == "T0002"
+    assert "key=" not in view.discuss.value and "/user/grace/voila/render/discuss.ipynb" in view.discuss.value
+    view.grade_buttons[0].click()                                     # 3 · Definitely a lens
+    assert grading_store.grades()[["user_id", "subject", "grade"]].values.tolist() == [["hub-grace", "T0002", 3]]
+    assert "<b>vera</b> 还不是专家" in texts(page_of("vera", "lang=zh"))
+
+
 def test_blind_queue_best_first_and_grades_stored(grading_store):
     ada = add_expert(grading_store, "Ada")
     frame = grade_page(query=query(ada))

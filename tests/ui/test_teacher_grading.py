@@ -8,7 +8,9 @@ import pytest
 
 from lensfinder_nb.classify.grading import GradingSettings
 from lensfinder_nb.classify.identity import EXPERT_ROLE, identify, new_teacher_key
+from lensfinder_nb.settings import Settings
 from lensfinder_nb.ui.teacher import TeacherView, teacher_page
+from lensfinder_nb.ui.teacher_grading import hub_grading_link
 
 pytestmark = pytest.mark.filterwarnings("ignore:metadata .* was set from the constructor:DeprecationWarning")
 
@@ -35,6 +37,37 @@ def test_the_teacher_makes_an_expert_whose_link_signs_in(store):
     panel.name.value = XSS
     assert "<img" not in panel.made.value
     assert store.sql("SELECT count(*) AS n FROM users WHERE role = 'expert'")["n"].iloc[0] == 1
+
+
+def test_on_jupyterhub_the_teacher_makes_a_hub_user_an_expert_and_back(store):
+    settings = Settings.from_env({"JUPYTERHUB_USER": "prof", "LENSFINDER_HUB_ADMIN": "1",
+                                  "JUPYTERHUB_SERVICE_PREFIX": "/user/prof/"}, db_path=store.path)
+    frame = teacher_page("", store, settings=settings)
+    panel = [c for c in frame.body.children if isinstance(c, TeacherView)][0].grading
+    assert panel.name.placeholder == "Hub user name" and "No experts yet" in panel.experts.value
+    panel.name.value = "Grace"
+    assert "grace is an expert now" in panel.made.value
+    assert '<a href="/hub/user-redirect/voila/render/grade.ipynb">' in panel.made.value
+    assert "key=" not in panel.made.value                             # nothing to send: the hub signs her in
+    assert identify(store, "", hub_user="grace").role == EXPERT_ROLE  # her next page open
+    assert "Experts: grace" in panel.experts.value
+    panel.name.value = "grace"
+    assert "was an expert already" in panel.made.value
+    panel.name.value = "a b/" + XSS
+    assert "cannot be a hub user name" in panel.made.value and "<img" not in panel.made.value
+    panel.pick.value = "hub-grace"
+    panel.remove.click()
+    assert "grace is no longer an expert" in panel.made.value
+    assert identify(store, "", hub_user="grace").role == "hub" and panel.remove.disabled
+
+
+@pytest.mark.parametrize("prefix, user, link", [
+    ("/user/prof/", "prof", "/hub/user-redirect/voila/render/grade.ipynb"),
+    ("/lensing/user/prof/", "prof", "/lensing/hub/user-redirect/voila/render/grade.ipynb"),
+    ("/", "prof", "/hub/user-redirect/voila/render/grade.ipynb"),
+])
+def test_the_hub_grading_link_keeps_the_hubs_base_url(prefix, user, link):
+    assert hub_grading_link(prefix, user) == link
 
 
 def test_grading_settings_are_stored(store):
