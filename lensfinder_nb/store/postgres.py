@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -29,6 +30,8 @@ import psycopg
 from psycopg import sql as pg_sql
 
 from .validation import LENS_MODEL_COLUMNS, SUBJECT_COLUMNS, StoreError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PG_MIGRATIONS", "PG_SCHEMA_VERSION", "connect", "apply_pg_migrations", "pg_schema_version",
            "vote_code_tables",
@@ -493,7 +496,11 @@ def vote_code_tables(con: psycopg.Connection, url: str | None = None, readers: i
         if url and readers > 1:
             snapshot = con.execute("SELECT pg_export_snapshot()").fetchone()[0]
             for _ in range(readers - 1):
-                other = connect(url)
+                try:
+                    other = connect(url)
+                except StoreError as exc:   # e.g. the server is at max_connections: fewer readers, same rows
+                    log.warning("scoring reads with %d connection(s): %s", len(extra) + 1, exc)
+                    break
                 extra.append(other)
                 other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 other.execute(pg_sql.SQL("SET TRANSACTION SNAPSHOT {}").format(pg_sql.Literal(snapshot)))

@@ -157,3 +157,29 @@ def test_scoring_read_from_the_server_equals_the_snapshot_read(pg_url, monkeypat
     assert np.array_equal(fast["labels"], slow["labels"])
     rows = lambda c: sorted(zip(*(np.asarray(c[k]).tolist() for k in ("seq", "u_code", "s_code", "answer", "t_us"))))
     assert rows(fast) == rows(slow) and len(rows(fast)) == 400 - 45
+
+
+def test_scoring_read_with_one_connection_when_the_server_refuses_a_second(pg_url, caplog):
+    """A role limited to one connection (a server at its limit): the second reader cannot connect, the
+    read says so in the log and still returns every vote from the one connection."""
+    import uuid
+
+    from lensfinder_nb.store import postgres
+
+    store = open_store(pg_url)
+    try:
+        store.add_subjects(pd.DataFrame({"subject": ["a", "b"], "label": [1, -1]}))
+        for k in range(30):
+            store.add_vote(f"u{k % 3}", "ab"[k % 2], k % 2)
+    finally:
+        store.close()
+    role = "lf_one_" + uuid.uuid4().hex[:8]
+    with postgres.connect(pg_url) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 1")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    url = pg_url.replace("//lensfinder@", f"//{role}@")
+    with postgres.connect(url) as one, caplog.at_level("WARNING"):
+        subjects, votes = postgres.vote_code_tables(one, url, readers=2)
+    assert "1 connection" in caplog.text
+    assert votes.num_rows == 30 and subjects["subject"].to_pylist() == ["a", "b"]
+    assert sorted(votes["seq"].to_pylist()) == list(range(1, 31))
