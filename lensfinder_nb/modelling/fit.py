@@ -42,6 +42,9 @@ AUTOMATIC_SPREAD = 0.15
 #: the bands the fit sees (g, r: both carry most of the arcs' light and the lens's; z is the noisiest)
 FIT_BANDS = (0, 1)
 
+#: fit g and r jointly, each with its own PSF (True), or their sum with the mean PSF (False)
+JOINT_BANDS = True
+
 
 @dataclass
 class FitImage:
@@ -118,7 +121,8 @@ def _crop_like(full: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
            pixscale_arcsec: float = PIXSCALE_ARCSEC, *, n_particles: int = PSO_PARTICLES,
            n_iterations: int = PSO_ITERATIONS, seed: int = 0,
-           theta_e_spread: float = 0.15, mask: np.ndarray | None = None) -> Refined:
+           theta_e_spread: float = 0.15, mask: np.ndarray | None = None,
+           joint_bands: bool = JOINT_BANDS) -> Refined:
     """Fit the cube starting from ``start`` (a person's model or the automatic guess; missing keys take
     the defaults of :mod:`.model`); ``theta_e_spread``: the swarm's initial spread of theta_E as a
     fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess);
@@ -132,8 +136,13 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     if mask is None:
         mask = neighbour_mask(cube, pixscale_arcsec)
     bounds = (0.3, max(half, 1.0))
-    out = fit_sie_shear(data.bands, data.noise_sigma, data.psf_fwhm_arcsec, start, pixscale_arcsec=pixscale_arcsec,
-                        exposure=data.exposure, mask=_crop_like(np.asarray(mask, bool), data.image.shape).astype(int),
+    if joint_bands:
+        image, noise, psf, exposure = data.bands, data.noise_sigma, data.psf_fwhm_arcsec, data.exposure
+    else:  # g + r as one image with the mean PSF (the fit before 2026-12-04)
+        image, noise = data.image, float(np.hypot(*data.noise_sigma))
+        psf, exposure = float(data.psf_fwhm_arcsec.mean()), float(len(FIT_BANDS) / (1.0 / data.exposure).sum())
+    out = fit_sie_shear(image, noise, psf, start, pixscale_arcsec=pixscale_arcsec,
+                        exposure=exposure, mask=_crop_like(np.asarray(mask, bool), data.image.shape).astype(int),
                         theta_e_bounds=bounds, n_particles=n_particles,
                         n_iterations=n_iterations, seed=seed,
                         theta_e_spread=theta_e_spread)
@@ -141,7 +150,7 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     err = float(out["theta_e_err_arcsec"]) * math.sqrt(max(chi2, 1.0))
     err = max(err if math.isfinite(err) else 0.0, start_spread(out["starts"], out["theta_e_arcsec"], chi2))
     model = {k: float(out[k]) for k in MODEL_KEYS}
-    return Refined(model, err, chi2, time.perf_counter() - t0, data.image, np.asarray(out["model_image"]).sum(axis=0),
+    return Refined(model, err, chi2, time.perf_counter() - t0, data.image, np.asarray(out["model_image"]).reshape((-1,) + data.image.shape).sum(axis=0),
                    list(out["starts"]))
 
 

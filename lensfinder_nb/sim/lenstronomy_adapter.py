@@ -261,7 +261,7 @@ def _fit_params(start: dict, half: float, theta_e_bounds, theta_e_spread: float)
     src_lower = [{"R_sersic": 0.03, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": -half, "center_y": -half}]
     src_upper = [{"R_sersic": pr["src_r_e_max_arcsec"], "n_sersic": pr["src_n_max"], "e1": 0.5, "e2": 0.5,
                   "center_x": half, "center_y": half}]
-    light_sigma = [{"R_sersic": 0.3, "n_sersic": 0.5, "e1": 0.1, "e2": 0.1, "center_x": 0.05, "center_y": 0.05}]
+    light_sigma = [{"R_sersic": max(0.3, 0.5 * float(start["light_r_e_arcsec"])), "n_sersic": 1.0, "e1": 0.1, "e2": 0.1, "center_x": 0.05, "center_y": 0.05}]
     light_lower = [{"R_sersic": 0.05, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": -1.0, "center_y": -1.0}]
     light_upper = [{"R_sersic": 10.0, "n_sersic": 8.0, "e1": 0.5, "e2": 0.5, "center_x": 1.0, "center_y": 1.0}]
     for kws, lows, highs in ((lens0, lens_lower, lens_upper), (source0, src_lower, src_upper),
@@ -293,7 +293,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     centre).  Three stages of lenstronomy's particle swarm, all with the priors of :data:`FIT_PRIORS`:
 
     1. the lens light (and the common centre) with mass and source held at the start
-       (``n_particles`` x ``n_iterations // 2``): the bright lens pins it apart from the arcs;
+       (``n_particles`` x ``n_iterations``): the bright lens pins it apart from the arcs;
     2. mass and source with the lens light's shape held, once from each theta_E of
        ``theta_e_factors`` x the start's (source offset scaled alike), ``n_particles`` x
        ``n_iterations`` each; the start of best likelihood wins (a single swarm settles in the
@@ -340,10 +340,10 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     n_eval = 0
     short = max(n_iterations // 2, 1)
     run([["update_settings", {"lens_add_fixed": _MASS_SHAPE, "source_add_fixed": _SOURCE_ALL}],
-         pso(n_particles, short),
+         pso(n_particles, n_iterations),
          ["update_settings", {"lens_remove_fixed": _MASS_SHAPE, "source_remove_fixed": _SOURCE_ALL,
                               "lens_light_add_fixed": _LIGHT_SHAPE}]])
-    n_eval += n_particles * (short + 1)
+    n_eval += n_particles * (n_iterations + 1)
     light = fs.best_fit()
     # the mass follows the light's shape within the prior's width (the light's fitted e1, e2, not the start's)
     pr = FIT_PRIORS
