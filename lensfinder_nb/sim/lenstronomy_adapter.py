@@ -20,7 +20,7 @@ from .source import MAX_CLUMPS, clump_arrays, component_fluxes
 
 __all__ = ["sis_theta_e_arcsec", "nfw_angles_arcsec", "nfw_deflection_arcsec", "deflection", "hessian",
            "image_positions", "ReferenceRenderer", "reference_arc", "fit_sie_shear", "FIT_LENS_KEYS",
-           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS", "FIT_PRIORS", "THETA_E_FACTORS"]
+           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS", "FIT_PRIORS", "THETA_E_FACTORS", "residual_arc_radius"]
 
 
 @lru_cache(maxsize=1)
@@ -232,7 +232,20 @@ FIT_PRIORS = {
     "shear_max": 0.15, "shear_sigma": 0.05,  # bound and Gaussian prior (mean 0) of gamma1, gamma2
     "centre_box_arcsec": 0.3,  # the lens centre stays within this of the start's (the light centroid)
     "src_r_e_max_arcsec": 1.0, "src_n_max": 4.0,
+    # the source's offset from the lens centre beyond this fraction of theta_E costs a half-Gaussian of
+    # width src_offset_sigma (theta_E): lenses found by eye show arcs and a counter-image, i.e. a source
+    # well inside the caustic; without it theta_E trades against the offset (small theta_E, large offset,
+    # the counter-image lost under the lens light)
+    "src_offset_free": 0.5, "src_offset_sigma": 0.05,
 }
+
+
+def _source_offset_prior(kwargs_lens=None, kwargs_source=None, **_) -> float:
+    """log-prior of the source offset (see :data:`FIT_PRIORS`), for lenstronomy's custom_logL_addition."""
+    lens, src = kwargs_lens[0], kwargs_source[0]
+    ratio = np.hypot(src["center_x"] - lens["center_x"], src["center_y"] - lens["center_y"]) / max(lens["theta_E"], 1e-3)
+    excess = max(ratio - FIT_PRIORS["src_offset_free"], 0.0) / FIT_PRIORS["src_offset_sigma"]
+    return -0.5 * excess * excess
 
 #: the theta_E starts of the mass stage, as factors of the start's theta_E (see :func:`fit_sie_shear`)
 THETA_E_FACTORS = (0.7, 1.0, 1.4)
@@ -281,7 +294,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
                   pixscale_arcsec: float = PIXSCALE_ARCSEC, exposure=ELECTRONS_PER_NMGY[1],
                   mask=None, theta_e_bounds=(0.3, 8.0), n_particles: int = 24, n_iterations: int = 40,
                   hessian_errors: bool = True, seed: int = 0, theta_e_spread: float = 0.15,
-                  theta_e_factors=THETA_E_FACTORS) -> dict:
+                  theta_e_factors=THETA_E_FACTORS, arc_start: bool = True) -> dict:
     """Fit SIE + external shear (mass), a Sersic lens light and a Sersic source to one image.
 
     ``image`` (ny, nx) sky-subtracted nanomaggies, or (band, ny, nx) for a joint fit of several bands
@@ -296,8 +309,10 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
        (``n_particles`` x ``n_iterations``): the bright lens pins it apart from the arcs;
     2. mass and source with the lens light's shape held, once from each theta_E of
        ``theta_e_factors`` x the start's (source offset scaled alike), ``n_particles`` x
-       ``n_iterations`` each; the start of best likelihood wins (a single swarm settles in the
-       minimum nearest its start, and an automatic start can be off by 30 %);
+       ``n_iterations`` each, and (``arc_start``) one more at the radius of the light that the
+       stage-1 lens light leaves, :func:`residual_arc_radius` (unless a start is within 15 % of it);
+       the start of best likelihood wins (a single swarm settles in the minimum nearest its start,
+       and an automatic start can be off by 2x);
     3. everything free from the winner, at a third of the initial spread (``n_iterations // 2``).
 
     The curvature of the likelihood at the best fit (a finite-difference Hessian over the mass and
@@ -323,7 +338,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     half = (min(bands.shape[1:]) - 1) / 2.0 * pixscale_arcsec
     kwargs_params, sigmas = _fit_params(start, half, theta_e_bounds, theta_e_spread)
     kwargs_constraints = {"joint_lens_with_light": [[0, 0, ["center_x", "center_y"]]]}
-    kwargs_likelihood = {"check_bounds": True, "source_marg": False}
+    kwargs_likelihood = {"check_bounds": True, "source_marg": False, "custom_logL_addition": _source_offset_prior}
     if mask is not None:
         kwargs_likelihood["image_likelihood_mask_list"] = [np.asarray(mask, int)] * nb
     data_joint = {"multi_band_list": band_list, "multi_band_type": "multi-linear" if nb > 1 else "single-band"}
@@ -353,10 +368,22 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
         [1, "gamma1", 0.0, pr["shear_sigma"]], [1, "gamma2", 0.0, pr["shear_sigma"]]]}}]])
     sx = float(start["src_x_arcsec"]) - float(start["lens_x_arcsec"])
     sy = float(start["src_y_arcsec"]) - float(start["lens_y_arcsec"])
+    thetas = [te * f for f in theta_e_factors]
+    if arc_start:
+        # one more start at the radius of the light the fitted lens light leaves (the arcs), unless a
+        # start is already within 15 % of it: the automatic guess can be off by 2x
+        w = np.ones(bands.shape[1:]) if mask is None else np.asarray(mask, float)
+        snr = sum(w * (bands[b] - _lens_light_image(*band_list[b], light)) / noise_sigma[b] for b in range(nb))
+        centre = light["kwargs_lens"][0]["center_x"], light["kwargs_lens"][0]["center_y"]
+        arc_te = residual_arc_radius(snr / np.sqrt(nb), centre, pixscale_arcsec,
+                                     max_radius_arcsec=min(4.0, theta_e_bounds[1]))
+        if np.isfinite(arc_te) and all(abs(arc_te / t - 1) > 0.15 for t in thetas):
+            thetas.append(arc_te)
     starts = []
-    for f in theta_e_factors:
+    for t in thetas:
+        f = t / te
         kw = copy.deepcopy(light)
-        kw["kwargs_lens"][0]["theta_E"] = float(np.clip(te * f, *theta_e_bounds))
+        kw["kwargs_lens"][0]["theta_E"] = float(np.clip(t, *theta_e_bounds))
         cx, cy = kw["kwargs_lens"][0]["center_x"], kw["kwargs_lens"][0]["center_y"]
         kw["kwargs_source"][0]["center_x"] = float(np.clip(cx + sx * f, -half, half))
         kw["kwargs_source"][0]["center_y"] = float(np.clip(cy + sy * f, -half, half))
@@ -386,22 +413,55 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
             "starts": [(float(b["kwargs_lens"][0]["theta_E"]), -2.0 * ll) for ll, b in starts]}
 
 
-def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
-    """The best model's image with its light amplitudes solved linearly (the swarm's kwargs carry none,
-    so rendering them as they are gives unit amplitudes)."""
+def _image_fit(kwargs_data, kwargs_psf, kwargs_numerics):
     from lenstronomy.Data.imaging_data import ImageData
     from lenstronomy.Data.psf import PSF
     from lenstronomy.ImSim.image_linear_solve import ImageLinearFit
     from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.LightModel.light_model import LightModel
 
-    data = ImageData(**kwargs_data)
-    model = ImageLinearFit(data, PSF(**kwargs_psf), lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
-                           source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
-                           lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
-                           kwargs_numerics=kwargs_numerics)
+    return ImageLinearFit(ImageData(**kwargs_data), PSF(**kwargs_psf),
+                          lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
+                          source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
+                          lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
+                          kwargs_numerics=kwargs_numerics)
+
+
+def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
+    """The best model's image with its light amplitudes solved linearly (the swarm's kwargs carry none,
+    so rendering them as they are gives unit amplitudes)."""
+    model = _image_fit(kwargs_data, kwargs_psf, kwargs_numerics)
     image = model.image_linear_solve(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"])[0]
     return np.asarray(image)
+
+
+def _lens_light_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
+    """The lens light alone of a model (amplitudes solved linearly with the source present)."""
+    import copy
+
+    model = _image_fit(kwargs_data, kwargs_psf, kwargs_numerics)
+    kw = copy.deepcopy(best)
+    param = model.image_linear_solve(kw["kwargs_lens"], kw["kwargs_source"], kw["kwargs_lens_light"])[3]
+    _, _, light, _ = model.update_linear_kwargs(param, kw["kwargs_lens"], kw["kwargs_source"],
+                                                kw["kwargs_lens_light"], [])
+    return np.asarray(model.lens_surface_brightness(light))
+
+
+def residual_arc_radius(residual_snr: np.ndarray, centre_xy: tuple[float, float], pixscale_arcsec: float,
+                        min_radius_arcsec: float = 0.5, max_radius_arcsec: float = 4.0,
+                        threshold: float = 3.0) -> float:
+    """The S/N-weighted mean radius (arcsec) from ``centre_xy`` (arcsec from the image centre) of the
+    arc light in a lens-subtracted S/N image (ny, nx; masked pixels 0): pixels whose 1-pixel-smoothed
+    S/N (scaled to a point source's) exceeds ``threshold``, between the two radii, weighted by the excess;
+    NaN when there are none."""
+    from scipy import ndimage as ndi
+
+    ny, nx = residual_snr.shape
+    snr = ndi.gaussian_filter(np.asarray(residual_snr, float), 1.0) * 2.0 * np.sqrt(np.pi)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    r = np.hypot((xx - (nx - 1) / 2) * pixscale_arcsec - centre_xy[0], (yy - (ny - 1) / 2) * pixscale_arcsec - centre_xy[1])
+    w = np.clip(snr - threshold, 0.0, None) * ((r > min_radius_arcsec) & (r < max_radius_arcsec))
+    return float((w * r).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
 
 def _theta_e_error(fs, best, sigmas) -> tuple[float, int]:
