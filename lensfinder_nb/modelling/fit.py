@@ -1,13 +1,16 @@
 """Refine a lens model on a cube: SIE + shear, Sersic lens light, Sersic source, fitted by lenstronomy.
 
-The fit sees one image, g + r after subtracting each band's sky (both bands carry most of the
-arcs' light and the lens's; z is the noisiest), cropped around the centre to ``1.6 theta_E + 2"``
-on each side (at least 4"), with the mean of the g and r PSF widths.  lenstronomy's particle swarm
-starts from the given model (a person's, or :func:`~lensfinder_nb.modelling.guess.automatic_guess`);
-the uncertainty of theta_E is the Hessian's (:func:`~lensfinder_nb.sim.lenstronomy_adapter.fit_sie_shear`),
-scaled up by ``sqrt(chi2_reduced)`` when the model leaves more than noise behind.  All of it runs in
-the caller's process; pages run it in a separate process (:mod:`.run`) so lenstronomy never loads in
-a page kernel.
+The fit sees the g and r images (sky-subtracted, each with its own PSF; both carry most of the arcs'
+light and the lens's, z is the noisiest), cropped around the centre to ``1.6 theta_E + 2"`` on each side
+(at least 4"), with neighbours masked (:func:`~lensfinder_nb.modelling.guess.neighbour_mask`).  From the
+given start (a person's model, or :func:`~lensfinder_nb.modelling.guess.automatic_guess`)
+:func:`~lensfinder_nb.sim.lenstronomy_adapter.fit_sie_shear` runs lenstronomy's particle swarm in stages:
+the lens light, then mass and source from several theta_E starts (the best likelihood wins), then all
+together, under physical priors (``FIT_PRIORS`` there).  theta_E's error is the Hessian's scaled by
+``sqrt(chi2_reduced)`` when the model leaves more than noise behind, widened to cover the starts that fit
+about as well (:func:`start_spread`), plus :data:`SYSTEMATIC_FRACTION` of theta_E in quadrature.  All of it
+runs in the caller's process; pages run it in a separate process (:mod:`.run`) so lenstronomy never loads
+in a page kernel.
 """
 
 from __future__ import annotations

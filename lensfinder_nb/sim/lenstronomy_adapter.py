@@ -232,20 +232,7 @@ FIT_PRIORS = {
     "shear_max": 0.15, "shear_sigma": 0.05,  # bound and Gaussian prior (mean 0) of gamma1, gamma2
     "centre_box_arcsec": 0.3,  # the lens centre stays within this of the start's (the light centroid)
     "src_r_e_max_arcsec": 1.0, "src_n_max": 4.0,
-    # the source's offset from the lens centre beyond this fraction of theta_E costs a half-Gaussian of
-    # width src_offset_sigma (theta_E): lenses found by eye show arcs and a counter-image, i.e. a source
-    # well inside the caustic; without it theta_E trades against the offset (small theta_E, large offset,
-    # the counter-image lost under the lens light)
-    "src_offset_free": 0.5, "src_offset_sigma": 0.05,
 }
-
-
-def _source_offset_prior(kwargs_lens=None, kwargs_source=None, **_) -> float:
-    """log-prior of the source offset (see :data:`FIT_PRIORS`), for lenstronomy's custom_logL_addition."""
-    lens, src = kwargs_lens[0], kwargs_source[0]
-    ratio = np.hypot(src["center_x"] - lens["center_x"], src["center_y"] - lens["center_y"]) / max(lens["theta_E"], 1e-3)
-    excess = max(ratio - FIT_PRIORS["src_offset_free"], 0.0) / FIT_PRIORS["src_offset_sigma"]
-    return -0.5 * excess * excess
 
 #: the theta_E starts of the mass stage, as factors of the start's theta_E (see :func:`fit_sie_shear`)
 THETA_E_FACTORS = (0.7, 1.0, 1.4)
@@ -338,7 +325,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     half = (min(bands.shape[1:]) - 1) / 2.0 * pixscale_arcsec
     kwargs_params, sigmas = _fit_params(start, half, theta_e_bounds, theta_e_spread)
     kwargs_constraints = {"joint_lens_with_light": [[0, 0, ["center_x", "center_y"]]]}
-    kwargs_likelihood = {"check_bounds": True, "source_marg": False, "custom_logL_addition": _source_offset_prior}
+    kwargs_likelihood = {"check_bounds": True, "source_marg": False}
     if mask is not None:
         kwargs_likelihood["image_likelihood_mask_list"] = [np.asarray(mask, int)] * nb
     data_joint = {"multi_band_list": band_list, "multi_band_type": "multi-linear" if nb > 1 else "single-band"}
