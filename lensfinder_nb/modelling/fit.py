@@ -26,12 +26,13 @@ from ..realism.measure import sky_and_noise
 from .guess import automatic_guess, neighbour_mask
 from .model import MODEL_KEYS, checked_model
 
-__all__ = ["FIT_BANDS", "FitImage", "Refined", "fit_image", "refine", "automatic_start", "PSO_PARTICLES", "PSO_ITERATIONS",
-           "AUTOMATIC_SPREAD", "START_DELTA_CHI2", "SYSTEMATIC_FRACTION", "start_spread"]
+__all__ = ["FIT_BANDS", "JOINT_BANDS", "FitImage", "Refined", "fit_image", "refine", "automatic_start",
+           "PSO_PARTICLES", "PSO_ITERATIONS", "AUTOMATIC_SPREAD", "START_DELTA_CHI2", "SYSTEMATIC_FRACTION",
+           "start_spread"]
 
 
-#: the swarm's size and length per stage and theta_E start (:func:`~lensfinder_nb.sim.lenstronomy_adapter.fit_sie_shear`:
-#: a lens-light stage, three mass starts, a joint polish): about 4 000 likelihood calls in all
+#: the swarm's size and length per stage and theta_E start (a lens-light stage, three mass starts, a joint
+#: polish: :func:`~lensfinder_nb.sim.lenstronomy_adapter.fit_sie_shear`): about 4 000 likelihood calls in all
 PSO_PARTICLES, PSO_ITERATIONS = 24, 40
 
 #: a start that ends within this chi2 of the best one (times chi2_red when above 1) is about as good a
@@ -136,7 +137,9 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     """Fit the cube starting from ``start`` (a person's model or the automatic guess; missing keys take
     the defaults of :mod:`.model`); ``theta_e_spread``: the swarm's initial spread of theta_E as a
     fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess);
-    ``mask`` (ny, nx) of the cube, True where the fit looks (default: :func:`.guess.neighbour_mask`)."""
+    ``mask`` (ny, nx) of the cube, True where the fit looks (default: :func:`.guess.neighbour_mask`);
+    ``joint_bands``: g and r fitted jointly, each with its PSF (default), or their sum with the mean PSF.
+    theta_E's error: see the module docstring."""
     from ..sim.lenstronomy_adapter import fit_sie_shear
 
     t0 = time.perf_counter()
@@ -161,10 +164,9 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     err = max(err if math.isfinite(err) else 0.0, start_spread(out["starts"], out["theta_e_arcsec"], chi2))
     err = math.hypot(err, SYSTEMATIC_FRACTION * float(out["theta_e_arcsec"]))
     model = {k: float(out[k]) for k in MODEL_KEYS}
-    return Refined(model, err, chi2, time.perf_counter() - t0, data.image, np.asarray(out["model_image"]).reshape((-1,) + data.image.shape).sum(axis=0),
+    model_image = np.asarray(out["model_image"]).reshape((-1,) + data.image.shape).sum(axis=0)  # g + r
+    return Refined(model, err, chi2, time.perf_counter() - t0, data.image, model_image,
                    list(out["starts"]))
-
-
 
 
 def start_spread(starts, theta_e: float, chi2_reduced: float) -> float:

@@ -261,7 +261,8 @@ def _fit_params(start: dict, half: float, theta_e_bounds, theta_e_spread: float)
     src_lower = [{"R_sersic": 0.03, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": -half, "center_y": -half}]
     src_upper = [{"R_sersic": pr["src_r_e_max_arcsec"], "n_sersic": pr["src_n_max"], "e1": 0.5, "e2": 0.5,
                   "center_x": half, "center_y": half}]
-    light_sigma = [{"R_sersic": max(0.3, 0.5 * float(start["light_r_e_arcsec"])), "n_sersic": 1.0, "e1": 0.1, "e2": 0.1, "center_x": 0.05, "center_y": 0.05}]
+    light_sigma = [{"R_sersic": max(0.3, 0.5 * float(start["light_r_e_arcsec"])), "n_sersic": 1.0, "e1": 0.1,
+                    "e2": 0.1, "center_x": 0.05, "center_y": 0.05}]
     light_lower = [{"R_sersic": 0.05, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": -1.0, "center_y": -1.0}]
     light_upper = [{"R_sersic": 10.0, "n_sersic": 8.0, "e1": 0.5, "e2": 0.5, "center_x": 1.0, "center_y": 1.0}]
     for kws, lows, highs in ((lens0, lens_lower, lens_upper), (source0, src_lower, src_upper),
@@ -447,7 +448,8 @@ def residual_arc_radius(residual_snr: np.ndarray, centre_xy: tuple[float, float]
     ny, nx = residual_snr.shape
     snr = ndi.gaussian_filter(np.asarray(residual_snr, float), 1.0) * 2.0 * np.sqrt(np.pi)
     yy, xx = np.mgrid[0:ny, 0:nx]
-    r = np.hypot((xx - (nx - 1) / 2) * pixscale_arcsec - centre_xy[0], (yy - (ny - 1) / 2) * pixscale_arcsec - centre_xy[1])
+    r = np.hypot((xx - (nx - 1) / 2) * pixscale_arcsec - centre_xy[0],
+                 (yy - (ny - 1) / 2) * pixscale_arcsec - centre_xy[1])
     w = np.clip(snr - threshold, 0.0, None) * ((r > min_radius_arcsec) & (r < max_radius_arcsec))
     return float((w * r).sum() / w.sum()) if w.sum() > 0 else float("nan")
 
