@@ -20,7 +20,7 @@ from .source import MAX_CLUMPS, clump_arrays, component_fluxes
 
 __all__ = ["sis_theta_e_arcsec", "nfw_angles_arcsec", "nfw_deflection_arcsec", "deflection", "hessian",
            "image_positions", "ReferenceRenderer", "reference_arc", "fit_sie_shear", "FIT_LENS_KEYS",
-           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS", "FIT_PRIORS", "THETA_E_FACTORS", "residual_arc_radius"]
+           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS", "FIT_PRIORS", "THETA_E_FACTORS", "residual_arc_radius", "residual_peaks"]
 
 
 @lru_cache(maxsize=1)
@@ -282,7 +282,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
                   pixscale_arcsec: float = PIXSCALE_ARCSEC, exposure=ELECTRONS_PER_NMGY[1],
                   mask=None, theta_e_bounds=(0.3, 8.0), n_particles: int = 24, n_iterations: int = 40,
                   hessian_errors: bool = True, seed: int = 0, theta_e_spread: float = 0.15,
-                  theta_e_factors=THETA_E_FACTORS, arc_start: bool = False) -> dict:
+                  theta_e_factors=THETA_E_FACTORS, arc_start: bool = False, companions: int = 0) -> dict:
     """Fit SIE + external shear (mass), a Sersic lens light and a Sersic source to one image.
 
     ``image`` (ny, nx) sky-subtracted nanomaggies, or (band, ny, nx) for a joint fit of several bands
@@ -303,6 +303,10 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
        the start of best likelihood wins (a single swarm settles in the minimum nearest its start,
        and an automatic start can be off by 2x);
     3. everything free from the winner, at a third of the initial spread (``n_iterations // 2``).
+
+    ``companions`` (experimental, default 0): after stage 1, up to that many round Sersic light
+    components start at the brightest compact peaks of the lens-subtracted image 1-4.5" from the centre
+    (:func:`residual_peaks`), so that blended neighbours need not be fitted as lensed images.
 
     The curvature of the likelihood at the best fit (a finite-difference Hessian over the mass and
     source parameters, so correlations widen it) gives the uncertainty of theta_E; ``starts`` lists
@@ -349,6 +353,28 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
                               "lens_light_add_fixed": _LIGHT_SHAPE}]])
     n_eval += n_particles * (n_iterations + 1)
     light = fs.best_fit()
+    lists = _MODEL_LISTS
+    if companions > 0:
+        w = np.ones(bands.shape[1:]) if mask is None else np.asarray(mask, float)
+        snr = sum(w * (bands[b] - _lens_light_image(*band_list[b], light)) / noise_sigma[b] for b in range(nb))
+        centre = light["kwargs_lens"][0]["center_x"], light["kwargs_lens"][0]["center_y"]
+        peaks = residual_peaks(snr / np.sqrt(nb), centre, pixscale_arcsec)[:companions]
+        if peaks:
+            k = len(peaks)
+            lists = {**_MODEL_LISTS, "lens_light_model_list": ["SERSIC_ELLIPSE"] + ["SERSIC"] * k}
+            ll = kwargs_params["lens_light_model"]
+            init = [{key: v for key, v in light["kwargs_lens_light"][0].items() if key != "amp"}]
+            init += [{"R_sersic": 0.3, "n_sersic": 1.0, "center_x": x, "center_y": y} for x, y in peaks]
+            sig = ll[1] + [{"R_sersic": 0.15, "n_sersic": 0.5, "center_x": 0.1, "center_y": 0.1}] * k
+            low = ll[3] + [{"R_sersic": 0.03, "n_sersic": 0.5, "center_x": x - 0.5, "center_y": y - 0.5} for x, y in peaks]
+            up = ll[4] + [{"R_sersic": 1.5, "n_sersic": 4.0, "center_x": x + 0.5, "center_y": y + 0.5} for x, y in peaks]
+            params2 = {**kwargs_params, "lens_light_model": [init, sig, [{}] * (k + 1), low, up]}
+            params2["lens_model"] = [light["kwargs_lens"]] + kwargs_params["lens_model"][1:]
+            params2["source_model"] = [light["kwargs_source"]] + kwargs_params["source_model"][1:]
+            fs = FittingSequence(data_joint, lists, kwargs_constraints, kwargs_likelihood, params2)
+            run([["update_settings", {"lens_light_add_fixed": _LIGHT_SHAPE}]])
+            light = fs.best_fit()
+            sigmas = {**sigmas, "kwargs_lens_light": sig}
     # the mass follows the light's shape within the prior's width (the light's fitted e1, e2, not the start's)
     pr = FIT_PRIORS
     le1, le2 = light["kwargs_lens_light"][0]["e1"], light["kwargs_lens_light"][0]["e2"]
@@ -390,7 +416,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
         te_err, n_hess = _theta_e_error(fs, best, sigmas)
     n_eval += n_hess
     out = _from_kwargs(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"])
-    model_image = np.stack([_model_image(*band_list[b], best) for b in range(nb)])
+    model_image = np.stack([_model_image(*band_list[b], best, lists) for b in range(nb)])
     w = np.ones_like(bands) if mask is None else np.broadcast_to(np.asarray(mask, float), bands.shape)
     var = noise_sigma[:, None, None] ** 2 + np.clip(model_image, 0, None) / exposure[:, None, None]
     n_free = 17 + 2 * (nb - 1)  # two more linear amplitudes per band
@@ -402,24 +428,25 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
             "starts": [(float(b["kwargs_lens"][0]["theta_E"]), -2.0 * ll) for ll, b in starts]}
 
 
-def _image_fit(kwargs_data, kwargs_psf, kwargs_numerics):
+def _image_fit(kwargs_data, kwargs_psf, kwargs_numerics, lists=None):
     from lenstronomy.Data.imaging_data import ImageData
     from lenstronomy.Data.psf import PSF
     from lenstronomy.ImSim.image_linear_solve import ImageLinearFit
     from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.LightModel.light_model import LightModel
 
+    lists = lists or _MODEL_LISTS
     return ImageLinearFit(ImageData(**kwargs_data), PSF(**kwargs_psf),
-                          lens_model_class=LensModel(_MODEL_LISTS["lens_model_list"]),
-                          source_model_class=LightModel(_MODEL_LISTS["source_light_model_list"]),
-                          lens_light_model_class=LightModel(_MODEL_LISTS["lens_light_model_list"]),
+                          lens_model_class=LensModel(lists["lens_model_list"]),
+                          source_model_class=LightModel(lists["source_light_model_list"]),
+                          lens_light_model_class=LightModel(lists["lens_light_model_list"]),
                           kwargs_numerics=kwargs_numerics)
 
 
-def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
+def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best, lists=None) -> np.ndarray:
     """The best model's image with its light amplitudes solved linearly (the swarm's kwargs carry none,
     so rendering them as they are gives unit amplitudes)."""
-    model = _image_fit(kwargs_data, kwargs_psf, kwargs_numerics)
+    model = _image_fit(kwargs_data, kwargs_psf, kwargs_numerics, lists)
     image = model.image_linear_solve(best["kwargs_lens"], best["kwargs_source"], best["kwargs_lens_light"])[0]
     return np.asarray(image)
 
@@ -434,6 +461,24 @@ def _lens_light_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndar
     _, _, light, _ = model.update_linear_kwargs(param, kw["kwargs_lens"], kw["kwargs_source"],
                                                 kw["kwargs_lens_light"], [])
     return np.asarray(model.lens_surface_brightness(light))
+
+
+def residual_peaks(residual_snr: np.ndarray, centre_xy: tuple[float, float], pixscale_arcsec: float,
+                   min_radius_arcsec: float = 1.0, max_radius_arcsec: float = 4.5,
+                   threshold: float = 10.0) -> list[tuple[float, float]]:
+    """Compact bright spots (x, y arcsec from the image centre) of a lens-subtracted S/N image, brightest
+    first: local maxima of the 1-pixel-smoothed S/N (scaled to a point source's) above ``threshold``
+    between the two radii from ``centre_xy``."""
+    from scipy import ndimage as ndi
+
+    ny, nx = residual_snr.shape
+    snr = ndi.gaussian_filter(np.asarray(residual_snr, float), 1.0) * 2.0 * np.sqrt(np.pi)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    x, y = (xx - (nx - 1) / 2) * pixscale_arcsec, (yy - (ny - 1) / 2) * pixscale_arcsec
+    r = np.hypot(x - centre_xy[0], y - centre_xy[1])
+    peak = (snr == ndi.maximum_filter(snr, size=5)) & (snr > threshold) & (r > min_radius_arcsec) & (r < max_radius_arcsec)
+    order = np.argsort(-snr[peak])
+    return [(float(a), float(b)) for a, b in zip(x[peak][order], y[peak][order])]
 
 
 def residual_arc_radius(residual_snr: np.ndarray, centre_xy: tuple[float, float], pixscale_arcsec: float,
@@ -463,7 +508,7 @@ def _theta_e_error(fs, best, sigmas) -> tuple[float, int]:
     x0 = np.asarray(param.kwargs2args(**best), float)
     names = param.num_param()[1]
     scale = np.abs(np.asarray(param.kwargs2args(**{**best, **sigmas}), float))
-    free = np.array([i for i, nm in enumerate(names) if not nm.endswith("lens_light0")])
+    free = np.array([i for i, nm in enumerate(names) if "lens_light" not in nm])
     h = 0.03 * np.where(scale > 0, scale, 0.01)
 
     def f(idx, signs):

@@ -137,3 +137,12 @@ def test_fit_respects_the_physical_priors(bright_mock):
     assert e <= FIT_PRIORS["mass_e_max"] * np.sqrt(2) + 1e-9
     assert len(fit.starts) == 3 and fit.theta_e_err_arcsec > 0
     assert fit.model_image.shape == fit.data.shape == fit.residual.shape
+
+
+def test_companion_components_run_and_keep_the_model_whole(bright_mock):
+    cube, truth = bright_mock
+    psf = truth[["psf_fwhm_g", "psf_fwhm_r", "psf_fwhm_z"]].to_numpy(float)
+    plain = refine(cube, automatic_guess(cube), psf, n_particles=8, n_iterations=6)
+    fit = refine(cube, automatic_guess(cube), psf, n_particles=8, n_iterations=6, companions=2)
+    assert set(fit.model) == set(plain.model) and np.isfinite(fit.chi2_reduced)
+    assert fit.model_image.shape == fit.data.shape and np.isfinite(fit.theta_e_err_arcsec)

@@ -76,3 +76,18 @@ def test_residual_arc_radius_finds_a_ring_and_ignores_noise(radius):
     shifted = np.roll(noise + ring, 4, axis=1)
     assert residual_arc_radius(shifted, (4 * PIXSCALE_ARCSEC, 0.0), PIXSCALE_ARCSEC) == pytest.approx(radius, rel=0.1)
     assert np.isnan(residual_arc_radius(noise * 0.3, (0.0, 0.0), PIXSCALE_ARCSEC))
+
+
+def test_residual_peaks_finds_compact_spots_off_the_centre_brightest_first():
+    from lensfinder_nb.sim.lenstronomy_adapter import residual_peaks
+
+    n = 41
+    yy, xx = np.mgrid[0:n, 0:n]
+    x, y = (xx - 20) * PIXSCALE_ARCSEC, (yy - 20) * PIXSCALE_ARCSEC
+    img = np.random.default_rng(4).normal(0, 1, (n, n))
+    spot = lambda x0, y0, a: a * np.exp(-0.5 * ((x - x0) ** 2 + (y - y0) ** 2) / 0.3 ** 2)  # noqa: E731
+    img += spot(2.0, 0.0, 8.0) + spot(-1.0, -2.5, 15.0) + spot(0.0, 0.0, 30.0)  # the last: on the centre
+    peaks = residual_peaks(img, (0.0, 0.0), PIXSCALE_ARCSEC)
+    assert len(peaks) == 2
+    assert np.hypot(peaks[0][0] + 1.0, peaks[0][1] + 2.5) < 0.3 and np.hypot(peaks[1][0] - 2.0, peaks[1][1]) < 0.3
+    assert residual_peaks(img * 0.01, (0.0, 0.0), PIXSCALE_ARCSEC) == []
