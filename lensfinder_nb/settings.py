@@ -179,9 +179,9 @@ class Settings:
     page_tracebacks: bool = _setting(False, "show Python tracebacks on the pages (for debugging; a class sees "
                                      "a plain message)")
     # the modelling page's Refine (lenstronomy's particle swarm; modelling.fit.PSO_PARTICLES / PSO_ITERATIONS)
-    refine_particles: int = _setting(40, "modelling page: particles of Refine's swarm (fewer: faster, rougher)",
-                                     env="LENSFINDER_MODEL_PARTICLES", parse=int)
-    refine_iterations: int = _setting(60, "modelling page: iterations of Refine's swarm",
+    refine_particles: int = _setting(24, "modelling page: particles of Refine's swarm, per stage and theta_E start "
+                                     "(fewer: faster, rougher)", env="LENSFINDER_MODEL_PARTICLES", parse=int)
+    refine_iterations: int = _setting(40, "modelling page: iterations of Refine's swarm, per stage and theta_E start",
                                       env="LENSFINDER_MODEL_ITERATIONS", parse=int)
     # one page request (set by Voilà / JupyterHub in the kernel's environment)
     query_string: str | None = _setting(None, "page: the request's query string (untrusted); unset in a "

@@ -5,7 +5,8 @@ From the cube alone, the same way for mocks and real cutouts:
 * lens centre: the light-weighted centroid of the r-band within 1" of the cutout centre
   (:func:`~lensfinder_nb.realism.measure.lens_photometry`);
 * lens light and mass shape: axis ratio and position angle from the r-band second moments within 2";
-  the mass starts with the light's shape, no shear;
+  the mass starts with the light's shape, no shear; the light's R_e starts at the r-band half-light
+  radius within 5" (:func:`~lensfinder_nb.realism.measure.lens_photometry`, clipped to 0.3-5");
 * Einstein radius: the S/N-weighted mean radius of the light in the colour-subtracted image
   ``g - k r`` (``k`` the lens's own g/r flux ratio within 0.5"), which removes the red lens galaxy (and
   red neighbours) without a model of its profile and keeps the blue arcs (:func:`colour_theta_e`);
@@ -60,7 +61,11 @@ def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
     ny, nx = cube.shape[1:]
     sky, _ = sky_and_noise(cube)
     r_band = np.nan_to_num(cube[1]) - sky[1]
-    cy, cx = lens_photometry(cube, pixscale_arcsec)["centre_yx"]
+    phot = lens_photometry(cube, pixscale_arcsec)
+    cy, cx = phot["centre_yx"]
+    # the light's size starts the lens-light fit near its answer (a 1" default is 2-3x off for big lenses)
+    r_half = phot["lens_r_half_arcsec"]
+    light_r_e = float(np.clip(r_half, 0.3, 5.0)) if math.isfinite(r_half) else DEFAULT_MODEL["light_r_e_arcsec"]
     q, phi = moments_shape(r_band, cy, cx, 2.0 / pixscale_arcsec, min_q=0.4)
     phi %= math.pi
     te = colour_theta_e(cube, (cy, cx), pixscale_arcsec, max_theta_e_arcsec)
@@ -84,7 +89,7 @@ def automatic_guess(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC,
     return checked_model({"theta_e_arcsec": float(te), "lens_q": q, "lens_phi_rad": phi,
                           "lens_x_arcsec": float(lx), "lens_y_arcsec": float(ly),
                           "src_x_arcsec": float(lx + beta * ux), "src_y_arcsec": float(ly + beta * uy),
-                          "light_q": q, "light_phi_rad": phi})
+                          "light_q": q, "light_phi_rad": phi, "light_r_e_arcsec": light_r_e})
 
 
 #: arcs of a galaxy-scale lens lie within this radius of its centre (the mocks' theta_E prior ends at 3.2")
