@@ -284,8 +284,24 @@ class ModelView(w.VBox):
     def _on_slider(self, _change) -> None:
         if self._busy:
             return
-        self.model = self._model_from_controls()
+        self._take_controls()
+
+    def _take_controls(self) -> None:
+        """The person's model is what the controls show, unless they only differ from it by a slider's
+        rounding: a slider snaps a value set from here (a refined or saved model) to its step and sends
+        the snapped value back, which is not the person's doing (and would un-mark a refined model)."""
+        new = self._model_from_controls()
+        if not _moved(self.model, new, self._tolerances()):
+            return
+        self.model = new
         self._redraw()
+
+    def _tolerances(self) -> dict[str, float]:
+        step = {key: float(s.step) / 2 + 1e-9 for key, s in self.sliders.items()}
+        return {"theta_e_arcsec": step["theta_e_arcsec"], "lens_q": step["lens_q"],
+                "lens_phi_rad": math.radians(step["lens_phi_deg"]), "gamma1": step["gamma1"],
+                "gamma2": step["gamma2"], "src_x_arcsec": step["src_dx"] + 1e-6, "src_y_arcsec": step["src_dy"] + 1e-6,
+                "lens_x_arcsec": 1e-6, "lens_y_arcsec": 1e-6}
 
     def _on_drag(self, _change) -> None:
         if self._busy or not len(self.centre_mark.x) or not len(self.source_mark.x):
@@ -300,8 +316,7 @@ class ModelView(w.VBox):
                 self.sliders["src_dy"].value = float(np.clip(float(self.source_mark.y[0]) - y, -2, 2))
             finally:
                 self._busy = False
-        self.model = self._model_from_controls()
-        self._redraw()
+        self._take_controls()
 
     def _on_image_click(self, _mark, event) -> None:
         data = event.get("data", {}) if isinstance(event, dict) else {}
@@ -383,3 +398,14 @@ class ModelView(w.VBox):
         key = "model.saved_refined" if refined else "model.saved"
         self._show_status(f"<b class='lf-saved'>{escape(self.frame.t(key))}</b>")
         return model_id
+
+
+def _moved(old: dict, new: dict, tolerance: dict[str, float]) -> bool:
+    """Whether ``new`` differs from ``old`` by more than ``tolerance`` in any key (angles modulo 180 degrees)."""
+    for key, tol in tolerance.items():
+        d = abs(float(new[key]) - float(old[key]))
+        if key.endswith("_phi_rad"):
+            d = min(d % math.pi, math.pi - d % math.pi)
+        if d > tol:
+            return True
+    return any(new[key] != old[key] for key in new if key not in tolerance)

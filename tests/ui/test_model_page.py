@@ -52,6 +52,28 @@ def test_a_person_models_an_unknown_image_and_saves(model_store):
     assert "model you saved last" in again.help.value and again.model["theta_e_arcsec"] == pytest.approx(1.9)
 
 
+def test_a_slider_snapping_a_refined_model_to_its_step_keeps_it_refined(model_store):
+    """The browser's slider snaps a value set by the page to its step and sends it back: that is not the
+    person's change, so the refined model stays refined (and is saved as the fit gave it); a real move
+    of a slider is."""
+    ada = sign_up(model_store, "Ada")
+    view = _open(model_store, ada, "M1").model_view
+    fitted = {**view.model, "theta_e_arcsec": 1.2345, "lens_phi_rad": 0.5531, "gamma1": 0.0123}
+    view.finish_refine({"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1,
+                        "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)),
+                        "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))}, dict(view.model))
+    for key, snapped in (("theta_e_arcsec", 1.24), ("lens_phi_deg", 32.0), ("gamma1", 0.01)):
+        view.sliders[key].value = snapped          # what the browser sends back
+    assert view.model["theta_e_arcsec"] == 1.2345 and view.model["lens_phi_rad"] == 0.5531
+    view._save()
+    saved = model_store.lens_models(subject="M1", user=ada.user_id)
+    assert bool(saved["refined"].iloc[-1]) and saved["params"].iloc[-1]["theta_e_arcsec"] == 1.2345
+    view.sliders["theta_e_arcsec"].value = 1.30    # the person moves it
+    assert view.model["theta_e_arcsec"] == pytest.approx(1.30)
+    view._save()
+    assert not bool(model_store.lens_models(subject="M1", user=ada.user_id)["refined"].iloc[-1])
+
+
 def test_a_training_image_needs_a_vote_first(model_store):
     bob = sign_up(model_store, "Bob")
     frame = _open(model_store, bob, "T1")
