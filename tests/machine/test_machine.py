@@ -125,6 +125,28 @@ def test_augment_raw_adds_noise_and_changes_flux_within_bounds():
                                   augment_raw(x[:5], np.random.default_rng(3)).numpy())
 
 
+def test_extra_noise_keeps_arcs_detectable_and_says_nothing_about_the_class():
+    from lensfinder_nb.machine.inputs import SKY_SIGMA_NMGY
+    n = 6000
+    x = torch.zeros(n, 3, 16, 16)
+    y = np.r_[np.ones(n // 2), np.zeros(n // 2)]
+    snr = np.r_[np.full(n // 6, 8.0), np.full(n // 6, np.nan), np.full(n // 6, 40.0), np.full(n // 2, np.nan)]
+    out = augment_raw(x, np.random.default_rng(5), noise_prob=1.0, max_noise_factor=2.5, flux_sigma_mag=0.0,
+                      colour_sigma_mag=0.0, blur_prob=0.0, snr=snr, y=y, snr_floor=8.0)
+    sd = (out.std(dim=(2, 3)) / torch.from_numpy(SKY_SIGMA_NMGY)[None]).mean(dim=1).numpy()
+    # an arc at the floor, or of unknown S/N (a real lens), gets no extra noise
+    assert (sd[:n // 3] == 0).all()
+    # an arc at S/N 40 may take the full factor (sqrt(f^2 - 1) up to 2.29 sky sigmas)
+    assert float(sd[n // 3:n // 2].mean()) > 1.0
+    # the non-lenses draw from the lenses' factors: the same share without extra noise, the same mean
+    lens_sd, other_sd = sd[:n // 2], sd[n // 2:]
+    assert abs((lens_sd == 0).mean() - (other_sd == 0).mean()) < 0.04
+    assert abs(lens_sd.mean() - other_sd.mean()) < 0.05
+    # without S/N the classes are treated alike, as before
+    plain = augment_raw(x[:10], np.random.default_rng(6))
+    assert plain.shape == (10, 3, 16, 16)
+
+
 def test_augment_raw_widens_the_psf_of_some_images_and_keeps_their_flux():
     x = torch.zeros(400, 3, 21, 21)
     x[:, :, 10, 10] = 1.0   # a point source: flips and rotations leave it where it is
