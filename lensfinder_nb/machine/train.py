@@ -50,6 +50,8 @@ class TrainConfig:
     #: simulated training images added to the store's (half lenses, half non-lenses); 0 for none
     n_synthetic: int = 5000
     width: int = 16
+    #: the network also sees the centre view minus itself turned 180 degrees about the lens (model.py)
+    point_residual: bool = False
     threads: int = 2
     include_confirmed: bool = False
     #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
@@ -108,7 +110,7 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width)
+    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width, point_residual=config.point_residual)
     x_all = torch.from_numpy(train.x)
     y_all = torch.from_numpy(train.y.astype(np.float32))
     snr_all = (train.info["snr"].to_numpy(float) if "snr" in train.info and config.snr_floor is not None
