@@ -29,11 +29,11 @@ def hard_negatives_split():
     return train, test, LabelledSet
 
 
-def _tiny_fit(train, seed=0, epochs=4):
+def _tiny_fit(train, seed=0, epochs=4, point_residual=False):
     from lensfinder_nb.machine.train import TrainConfig, fit
     # one thread: the suite runs in two workers on two cores, and oversubscribed torch threads spin
     cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, width=8, seed=seed, n_synthetic=0, time_budget_s=None,
-                      threads=1)
+                      threads=1, point_residual=point_residual)
     return fit(train, cfg)[0], cfg
 
 
@@ -78,6 +78,40 @@ def test_training_repeats_exactly_and_save_load_predicts_identically(hard_negati
     loaded, meta2 = load_model(path)
     assert meta2 == meta
     np.testing.assert_array_equal(s1, score_prepared(loaded, views(test.x[:64])))
+
+
+@pytest.mark.slow
+def test_a_point_residual_model_saves_and_loads_with_its_extra_channels(hard_negatives_split, tmp_path):
+    from lensfinder_nb.machine.predict import load_model, save_model, score_prepared
+    train, test, _ = hard_negatives_split
+    model, cfg = _tiny_fit(train.subset(np.arange(0, len(train), 4)), seed=3, epochs=1, point_residual=True)
+    assert model.stem[0].in_channels == 9
+    meta = {"config": {"width": cfg.width, "point_residual": True}, "input": {"scales": [1, 2]},
+            "data": {"snapshot": "x"}}
+    loaded, _ = load_model(save_model(tmp_path / "m.pt", model, meta))
+    np.testing.assert_array_equal(score_prepared(model, views(test.x[:32])),
+                                  score_prepared(loaded, views(test.x[:32])))
+
+
+def test_point_residual_cancels_a_symmetric_galaxy_and_keeps_an_arc():
+    from lensfinder_nb.machine.model import point_residual
+    y, x = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    r2 = ((y - 24.4) ** 2 + ((x - 23.7) / 0.7) ** 2)               # an elliptical galaxy, off-pixel centre
+    galaxy = 2.0 * torch.exp(-torch.sqrt(r2) / 2.5)
+    ring = torch.exp(-0.5 * ((torch.sqrt((y - 24.4) ** 2 + (x - 23.7) ** 2) - 7) / 0.8) ** 2)
+    arc = ring * (x > 27)                                                # a partial arc on one side
+    img = torch.stack([galaxy + 0.2 * arc] * 3)[None]
+    res = point_residual(img)[0, 1]
+    far = torch.sqrt((y - 24.4) ** 2 + (x - 23.7) ** 2) > 3
+    on_arc = (arc > 0.5) & far
+    # the galaxy's light cancels (away from its core and the arc's radius) and the arc stays; its
+    # negative twin lies on the other side
+    assert float(res[far & (ring < 0.01)].abs().max()) < 0.02
+    assert float(res[on_arc].mean()) > 0.15
+    # the same under the symmetries of the square that the scores average over
+    for k in range(8):
+        turned = point_residual(dihedral(img, k))
+        np.testing.assert_allclose(turned.numpy(), dihedral(point_residual(img), k).numpy(), atol=2e-3)
 
 
 def test_load_model_missing_file_says_how_to_make_one(tmp_path):
