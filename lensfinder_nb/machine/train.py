@@ -51,7 +51,7 @@ class TrainConfig:
     n_synthetic: int = 5000
     width: int = 16
     #: the network also sees the centre view minus itself turned 180 degrees about the lens (model.py)
-    point_residual: bool = False
+    point_residual: bool = True
     threads: int = 2
     include_confirmed: bool = False
     #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
@@ -62,9 +62,9 @@ class TrainConfig:
     paired_share: float = 0.75
     augment: bool = True
     #: extra noise never pushes a lens's arc below this best-band S/N (None: no cap)
-    snr_floor: float | None = None
+    snr_floor: float | None = 8.0
     #: per-band spread (natural log) of the extra-noise factor: surveys differ in relative depth
-    band_jitter: float = 0.0
+    band_jitter: float = 0.3
     #: seconds for the whole run (data + fit): fewer epochs when the machine is slow (busy);
     #: None = always ``epochs``.  A time-limited run is repeated exactly by passing the epochs it
     #: used (``epochs_run`` in the metadata) with no budget.
