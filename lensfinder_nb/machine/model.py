@@ -3,15 +3,15 @@
 Stem: 7x7 convolution with stride 2 and a 3x3 max-pool (48 x 48 -> 12 x 12), then four stages
 of two basic residual blocks with widths ``w, 2w, 4w, 8w`` (``w = 16``) and strides 1, 2, 2, 2,
 global average pooling and one linear output: a *logit* (``sigmoid`` gives the score).
-About 0.7 million parameters (2.8 MB).
+About 0.7 million parameters (2.8 MB).  Written here because torchvision cannot be
+installed beside the CPU build of torch this project pins.
 
 With ``point_residual`` the network also sees, as three more input channels, the centre view minus
 itself turned by 180 degrees about the lens galaxy's light centroid (:func:`point_residual`).  An
 elliptical galaxy is point-symmetric, so its light cancels and what is left is the asymmetric light
 - a partial arc, a counter-image at another radius, a neighbour.  A faint arc on the steep profile of
 a bright galaxy is a tiny change of the scaled pixels; a small network with a limited field of view
-finds it hard to model the profile itself, the residual hands it the difference.  Written here because torchvision cannot be
-installed beside the CPU build of torch this project pins.
+finds it hard to model the profile itself, the residual hands it the difference.
 """
 
 from __future__ import annotations
