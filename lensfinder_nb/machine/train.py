@@ -9,8 +9,10 @@
 2. ``n_synthetic`` freshly simulated images join the *training* part only: 40 % mock lenses, 30 %
    the same cutouts without their arcs, 30 % the demo's mix of non-lenses (look-alikes, artefacts,
    plain fields); real lens cubes of ``real_lenses`` (a folder) join as lenses;
-3. the slim ResNet is trained with flips/rotations, extra sky noise and flux/colour changes on the
-   raw fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a one-cycle learning rate;
+3. the slim ResNet (with the point-symmetric residual input, ``point_residual``) is trained with
+   flips/rotations, a wider PSF, extra sky noise that never drowns a lens's arc below S/N
+   ``snr_floor`` (non-lenses get the same noise distribution) and flux/colour changes on the raw
+   fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a one-cycle learning rate;
 4. the validation part is scored (mean over the 8 flips/rotations): ROC AUC and the share of
    lenses kept at 1 % and 0.1 % false positives go into the model's metadata.
 
