@@ -9,10 +9,11 @@
 2. ``n_synthetic`` freshly simulated images join the *training* part only: 40 % mock lenses, 30 %
    the same cutouts without their arcs, 30 % the demo's mix of non-lenses (look-alikes, artefacts,
    plain fields); real lens cubes of ``real_lenses`` (a folder) join as lenses;
-3. the slim ResNet (with the point-symmetric residual input, ``point_residual``) is trained with
-   flips/rotations, a wider PSF, extra sky noise that never drowns a lens's arc below S/N
-   ``snr_floor`` (non-lenses get the same noise distribution) and flux/colour changes on the raw
-   fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a one-cycle learning rate;
+3. the slim ResNet is trained with flips/rotations, a wider PSF, extra sky noise and flux/colour
+   changes on the raw fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a
+   one-cycle learning rate; options (off by default): the point-symmetric residual input
+   (``point_residual``), extra noise that never drowns a lens's arc below S/N ``snr_floor`` (the
+   non-lenses then draw the same noise factors) and per-band depth jitter (``band_jitter``);
 4. the validation part is scored (mean over the 8 flips/rotations): ROC AUC and the share of
    lenses kept at 1 % and 0.1 % false positives go into the model's metadata.
 
@@ -52,8 +53,9 @@ class TrainConfig:
     #: simulated training images added to the store's (half lenses, half non-lenses); 0 for none
     n_synthetic: int = 5000
     width: int = 16
-    #: the network also sees the centre view minus itself turned 180 degrees about the lens (model.py)
-    point_residual: bool = True
+    #: the network also sees the centre view minus itself turned 180 degrees about the lens (model.py);
+    #: off: no gain beyond run-to-run scatter was measured (benchmarks/README.md), and it costs ~20 % a step
+    point_residual: bool = False
     threads: int = 2
     include_confirmed: bool = False
     #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
@@ -63,10 +65,11 @@ class TrainConfig:
     #: share of simulated mocks that also give their cutout without the arc as a non-lens
     paired_share: float = 0.75
     augment: bool = True
-    #: extra noise never pushes a lens's arc below this best-band S/N (None: no cap)
-    snr_floor: float | None = 8.0
+    #: extra noise never pushes a lens's arc below this best-band S/N (None: no cap; measured together
+    #: with ``point_residual`` and ``band_jitter``: no gain beyond run-to-run scatter, so off)
+    snr_floor: float | None = None
     #: per-band spread (natural log) of the extra-noise factor: surveys differ in relative depth
-    band_jitter: float = 0.3
+    band_jitter: float = 0.0
     #: seconds for the whole run (data + fit): fewer epochs when the machine is slow (busy);
     #: None = always ``epochs``.  A time-limited run is repeated exactly by passing the epochs it
     #: used (``epochs_run`` in the metadata) with no budget.
