@@ -136,8 +136,10 @@ def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_n
     factor = np.where(rng.random(n) < noise_prob, np.exp(rng.uniform(0, np.log(max_noise_factor), n)), 1.0)
     if snr is not None and y is not None:
         factor = _detectable_factors(factor, np.asarray(snr, float), np.asarray(y) > 0.5, snr_floor, rng)
-    factor_b = factor[:, None] * np.exp(rng.uniform(-band_jitter, band_jitter, (n, 3)))
-    factor_b = np.where(factor[:, None] > 1, np.maximum(factor_b, 1.0), 1.0)
+    factor_b = np.repeat(factor[:, None], 3, axis=1)
+    if band_jitter > 0:   # drawn only when asked, so runs without it repeat those of earlier versions
+        factor_b = factor_b * np.exp(rng.uniform(-band_jitter, band_jitter, (n, 3)))
+        factor_b = np.where(factor[:, None] > 1, np.maximum(factor_b, 1.0), 1.0)
     extra = np.sqrt(factor_b ** 2 - 1) * SKY_SIGMA_NMGY[None, :]          # (n, 3) nanomaggies
     noisy = np.flatnonzero(factor > 1)
     if len(noisy):
