@@ -44,7 +44,7 @@ __all__ = ["TrainConfig", "TrainResult", "fit", "train_from_store", "split", "va
 class TrainConfig:
     """Everything that defines a training run (stored in the model file)."""
 
-    epochs: int = 16
+    epochs: int = 32
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-4
