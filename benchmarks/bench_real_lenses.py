@@ -33,7 +33,18 @@ from lensfinder_nb.realism.reference import load_real_lenses
 from lensfinder_nb.sim.demo import TRUTH_FILE, build_demo
 from lensfinder_nb.store import open_store
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "real_lenses" / "cubes"
+def _reference() -> Path:
+    """``shared/reference/real_lenses/cubes`` beside the nearest ancestor that has it (the main checkout
+    or a worktree two levels further down)."""
+    here = Path(__file__).resolve()
+    for up in here.parents[1:]:
+        cand = up / "shared" / "reference" / "real_lenses" / "cubes"
+        if cand.is_dir():
+            return cand
+    return here.parents[2] / "shared" / "reference" / "real_lenses" / "cubes"
+
+
+REFERENCE = _reference()
 
 
 def _scores(model, cubes: np.ndarray) -> np.ndarray:
@@ -65,6 +76,8 @@ def main() -> None:
     ap.add_argument("--mocks", type=int, default=300, help="fresh mocks for the shortcut checks")
     ap.add_argument("--train-on-calibration", action="store_true",
                     help="also train on the calibration half of --real (`lensfinder train --real-lenses`)")
+    ap.add_argument("--calibration-only", action="store_true",
+                    help="print only the calibration half (for choosing settings without looking at the held-out half)")
     ap.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
                     help="extra arguments for `lensfinder train` (last on the line)")
     args = ap.parse_args()
@@ -104,7 +117,7 @@ def main() -> None:
     real = load_real_lenses(args.real)
     real_scores = _scores(model, real.cubes)
     out = {}
-    for part in ("held_out", "calibration"):
+    for part in (("calibration",) if args.calibration_only else ("held_out", "calibration")):
         sel = (real.table["part"] == part).to_numpy()
         table = recall_by_separation(real_scores[sel], real.table["image_sep_arcsec"].to_numpy()[sel], neg)
         print(f"\n== real lenses, {part} part ({int(sel.sum())} cubes): recall at that threshold and AUC "

@@ -112,12 +112,19 @@ def augment(x, rng: np.random.Generator):
 
 def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_noise_factor: float = 2.5,
                 flux_sigma_mag: float = 0.15, colour_sigma_mag: float = 0.05, blur_prob: float = 0.5,
-                max_blur_px: float = 0.8):
+                max_blur_px: float = 0.8, snr=None, y=None, snr_floor: float = 8.0, band_jitter: float = 0.0):
     """Augment a torch batch of raw crops (n, 3, s, s): flips/rotations, a wider PSF (with probability
     ``blur_prob`` a Gaussian blur of sigma uniform in 0..``max_blur_px`` pixels, as worse seeing or a
     resampled survey gives), extra correlated sky noise (with probability ``noise_prob`` the noise
     grows by a factor log-uniform in 1..``max_noise_factor``), an overall flux scale
-    (``flux_sigma_mag``) and per-band colour changes (``colour_sigma_mag``)."""
+    (``flux_sigma_mag``) and per-band colour changes (``colour_sigma_mag``).
+
+    With ``snr`` (best-band arc S/N per image, NaN where unknown) and ``y`` (1 = lens), a lens's noise
+    factor is capped so its arc keeps S/N >= ``snr_floor`` (a lens whose arc drowns in the added noise
+    would teach "a big red galaxy is a lens"; a lens of unknown S/N gets no extra noise), and the
+    non-lenses of the batch draw their factors from the lenses' capped factors, so the noise level
+    says nothing about the class.  ``band_jitter`` (natural log) varies the factor per band, as
+    surveys differ in relative depth (Pan-STARRS g is ~2.6x noisier than DESI, z ~1.3x)."""
     import torch
 
     x = augment(raw.float(), rng)
@@ -127,7 +134,13 @@ def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_n
     if len(blurred):
         x[blurred] = _gaussian_blur(x[blurred], sigma[blurred])
     factor = np.where(rng.random(n) < noise_prob, np.exp(rng.uniform(0, np.log(max_noise_factor), n)), 1.0)
-    extra = np.sqrt(factor ** 2 - 1)[:, None] * SKY_SIGMA_NMGY[None, :]          # (n, 3) nanomaggies
+    if snr is not None and y is not None:
+        factor = _detectable_factors(factor, np.asarray(snr, float), np.asarray(y) > 0.5, snr_floor, rng)
+    factor_b = np.repeat(factor[:, None], 3, axis=1)
+    if band_jitter > 0:   # drawn only when asked, so runs without it repeat those of earlier versions
+        factor_b = factor_b * np.exp(rng.uniform(-band_jitter, band_jitter, (n, 3)))
+        factor_b = np.where(factor[:, None] > 1, np.maximum(factor_b, 1.0), 1.0)
+    extra = np.sqrt(factor_b ** 2 - 1) * SKY_SIGMA_NMGY[None, :]          # (n, 3) nanomaggies
     noisy = np.flatnonzero(factor > 1)
     if len(noisy):
         g = torch.from_numpy(rng.standard_normal((len(noisy), 3) + tuple(x.shape[-2:]), dtype=np.float32))
@@ -140,6 +153,18 @@ def augment_raw(raw, rng: np.random.Generator, *, noise_prob: float = 0.6, max_n
     mag = rng.normal(0, flux_sigma_mag, (n, 1)) + rng.normal(0, colour_sigma_mag, (n, 3))
     x *= torch.from_numpy((10 ** (-0.4 * mag)).astype(np.float32))[:, :, None, None]
     return x
+
+
+def _detectable_factors(factor: np.ndarray, snr: np.ndarray, lens: np.ndarray, floor: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    """Noise factors with each lens's capped at max(1, snr / floor) (1 where its S/N is unknown) and the
+    non-lenses' drawn from those capped lens factors (both classes then share one distribution)."""
+    out = factor.copy()
+    cap = np.where(np.isfinite(snr), np.maximum(1.0, snr / floor), 1.0)
+    out[lens] = np.minimum(factor[lens], cap[lens])
+    if lens.any() and (~lens).any():
+        out[~lens] = rng.choice(out[lens], size=int((~lens).sum()))
+    return out
 
 
 def _gaussian_blur(x, sigma_px: np.ndarray):

@@ -64,7 +64,8 @@ def load_model(path: str | os.PathLike):
     blob = torch.load(path, map_location="cpu", weights_only=True)
     meta = blob["metadata"]
     n_in = 3 * len(meta["input"]["scales"])
-    model = SlimResNet(in_channels=n_in, width=meta["config"]["width"])
+    model = SlimResNet(in_channels=n_in, width=meta["config"]["width"],
+                       point_residual=bool(meta["config"].get("point_residual", False)))   # older files: none
     model.load_state_dict(blob["state_dict"])
     model.eval()
     return model, meta

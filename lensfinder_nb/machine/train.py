@@ -9,8 +9,11 @@
 2. ``n_synthetic`` freshly simulated images join the *training* part only: 40 % mock lenses, 30 %
    the same cutouts without their arcs, 30 % the demo's mix of non-lenses (look-alikes, artefacts,
    plain fields); real lens cubes of ``real_lenses`` (a folder) join as lenses;
-3. the slim ResNet is trained with flips/rotations, extra sky noise and flux/colour changes on the
-   raw fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a one-cycle learning rate;
+3. the slim ResNet is trained with flips/rotations, a wider PSF, extra sky noise and flux/colour
+   changes on the raw fluxes (:func:`~lensfinder_nb.machine.inputs.augment_raw`), AdamW and a
+   one-cycle learning rate; options (off by default): the point-symmetric residual input
+   (``point_residual``), extra noise that never drowns a lens's arc below S/N ``snr_floor`` (the
+   non-lenses then draw the same noise factors) and per-band depth jitter (``band_jitter``);
 4. the validation part is scored (mean over the 8 flips/rotations): ROC AUC and the share of
    lenses kept at 1 % and 0.1 % false positives go into the model's metadata.
 
@@ -41,7 +44,7 @@ __all__ = ["TrainConfig", "TrainResult", "fit", "train_from_store", "split", "va
 class TrainConfig:
     """Everything that defines a training run (stored in the model file)."""
 
-    epochs: int = 16
+    epochs: int = 32
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-4
@@ -50,6 +53,9 @@ class TrainConfig:
     #: simulated training images added to the store's (half lenses, half non-lenses); 0 for none
     n_synthetic: int = 5000
     width: int = 16
+    #: the network also sees the centre view minus itself turned 180 degrees about the lens (model.py);
+    #: off: no gain beyond run-to-run scatter was measured (benchmarks/README.md), and it costs ~20 % a step
+    point_residual: bool = False
     threads: int = 2
     include_confirmed: bool = False
     #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
@@ -59,6 +65,11 @@ class TrainConfig:
     #: share of simulated mocks that also give their cutout without the arc as a non-lens
     paired_share: float = 0.75
     augment: bool = True
+    #: extra noise never pushes a lens's arc below this best-band S/N (None: no cap; measured together
+    #: with ``point_residual`` and ``band_jitter``: no gain beyond run-to-run scatter, so off)
+    snr_floor: float | None = None
+    #: per-band spread (natural log) of the extra-noise factor: surveys differ in relative depth
+    band_jitter: float = 0.0
     #: seconds for the whole run (data + fit): fewer epochs when the machine is slow (busy);
     #: None = always ``epochs``.  A time-limited run is repeated exactly by passing the epochs it
     #: used (``epochs_run`` in the metadata) with no budget.
@@ -104,9 +115,11 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width)
+    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width, point_residual=config.point_residual)
     x_all = torch.from_numpy(train.x)
     y_all = torch.from_numpy(train.y.astype(np.float32))
+    snr_all = (train.info["snr"].to_numpy(float) if "snr" in train.info and config.snr_floor is not None
+               else None)
     n = len(train)
     steps_per_epoch = max(1, n // config.batch_size)   # the last partial batch is dropped
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -123,7 +136,8 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
             for group in opt.param_groups:   # one-cycle: the fraction of the *planned* steps done
                 group["lr"] = _one_cycle(step / (planned * steps_per_epoch), config.lr)
             idx = torch.from_numpy(order[b * config.batch_size:(b + 1) * config.batch_size])
-            xb = views(augment_raw(x_all[idx], rng) if config.augment else x_all[idx].float())
+            xb = views(_augment(x_all[idx], idx.numpy(), train.y, snr_all, config, rng) if config.augment
+                       else x_all[idx].float())
             opt.zero_grad()
             loss = loss_fn(model(xb), y_all[idx])
             loss.backward()
@@ -140,6 +154,13 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
             planned = min(planned, epoch + max(0, more))
     model.eval()
     return model, history
+
+
+def _augment(xb, idx: np.ndarray, y: np.ndarray, snr: np.ndarray | None, config: TrainConfig, rng):
+    """:func:`augment_raw` with the run's settings (the S/N cap when ``config.snr_floor`` is set)."""
+    if snr is None:
+        return augment_raw(xb, rng, band_jitter=config.band_jitter)
+    return augment_raw(xb, rng, snr=snr[idx], y=y[idx], snr_floor=config.snr_floor, band_jitter=config.band_jitter)
 
 
 def _one_cycle(fraction: float, max_lr: float) -> float:
@@ -163,16 +184,20 @@ def _training_array(store, store_part: LabelledSet, config: TrainConfig, progres
     n_max = len(fixed) + n_lens + n_other + int(np.ceil(config.paired_share * n_lens)) + 64
     x = np.empty((n_max, *fixed.x.shape[1:]), np.float16)
     y = np.empty(n_max, np.float32)
+    snr = np.full(n_max, np.nan)
     x[:len(fixed)], y[:len(fixed)] = fixed.x, fixed.y
+    if "snr" in fixed.info:
+        snr[:len(fixed)] = pd.to_numeric(fixed.info["snr"], errors="coerce").to_numpy(float)
     k = len(fixed)
     if config.n_synthetic > 0:
         for part in synthetic_chunks(n_lens, n_other, seed=config.seed + 1, progress=progress, dtype=np.float16,
                                      paired_share=config.paired_share):
             take = min(len(part), n_max - k)   # pairs are random in number: never past the array
             x[k:k + take], y[k:k + take] = part.x[:take], part.y[:take]
+            snr[k:k + take] = part.info["snr"].to_numpy(float)[:take]
             k += take
     ids = np.concatenate([fixed.ids, np.array([""] * (k - len(fixed)), object)])
-    return LabelledSet(x[:k], y[:k], ids, pd.DataFrame(index=range(k)))
+    return LabelledSet(x[:k], y[:k], ids, pd.DataFrame({"snr": snr[:k]}))
 
 
 def train_from_store(store, config: TrainConfig | None = None, progress: Callable | None = None) -> TrainResult:

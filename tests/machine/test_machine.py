@@ -29,11 +29,11 @@ def hard_negatives_split():
     return train, test, LabelledSet
 
 
-def _tiny_fit(train, seed=0, epochs=4):
+def _tiny_fit(train, seed=0, epochs=4, point_residual=False):
     from lensfinder_nb.machine.train import TrainConfig, fit
     # one thread: the suite runs in two workers on two cores, and oversubscribed torch threads spin
     cfg = TrainConfig(epochs=epochs, batch_size=64, lr=3e-3, width=8, seed=seed, n_synthetic=0, time_budget_s=None,
-                      threads=1)
+                      threads=1, point_residual=point_residual)
     return fit(train, cfg)[0], cfg
 
 
@@ -80,6 +80,40 @@ def test_training_repeats_exactly_and_save_load_predicts_identically(hard_negati
     np.testing.assert_array_equal(s1, score_prepared(loaded, views(test.x[:64])))
 
 
+@pytest.mark.slow
+def test_a_point_residual_model_saves_and_loads_with_its_extra_channels(hard_negatives_split, tmp_path):
+    from lensfinder_nb.machine.predict import load_model, save_model, score_prepared
+    train, test, _ = hard_negatives_split
+    model, cfg = _tiny_fit(train.subset(np.arange(0, len(train), 4)), seed=3, epochs=1, point_residual=True)
+    assert model.stem[0].in_channels == 9
+    meta = {"config": {"width": cfg.width, "point_residual": True}, "input": {"scales": [1, 2]},
+            "data": {"snapshot": "x"}}
+    loaded, _ = load_model(save_model(tmp_path / "m.pt", model, meta))
+    np.testing.assert_array_equal(score_prepared(model, views(test.x[:32])),
+                                  score_prepared(loaded, views(test.x[:32])))
+
+
+def test_point_residual_cancels_a_symmetric_galaxy_and_keeps_an_arc():
+    from lensfinder_nb.machine.model import point_residual
+    y, x = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    r2 = ((y - 24.4) ** 2 + ((x - 23.7) / 0.7) ** 2)               # an elliptical galaxy, off-pixel centre
+    galaxy = 2.0 * torch.exp(-torch.sqrt(r2) / 2.5)
+    ring = torch.exp(-0.5 * ((torch.sqrt((y - 24.4) ** 2 + (x - 23.7) ** 2) - 7) / 0.8) ** 2)
+    arc = ring * (x > 27)                                                # a partial arc on one side
+    img = torch.stack([galaxy + 0.2 * arc] * 3)[None]
+    res = point_residual(img)[0, 1]
+    far = torch.sqrt((y - 24.4) ** 2 + (x - 23.7) ** 2) > 3
+    on_arc = (arc > 0.5) & far
+    # the galaxy's light cancels (away from its core and the arc's radius) and the arc stays; its
+    # negative twin lies on the other side
+    assert float(res[far & (ring < 0.01)].abs().max()) < 0.02
+    assert float(res[on_arc].mean()) > 0.15
+    # the same under the symmetries of the square that the scores average over
+    for k in range(8):
+        turned = point_residual(dihedral(img, k))
+        np.testing.assert_allclose(turned.numpy(), dihedral(point_residual(img), k).numpy(), atol=2e-3)
+
+
 def test_load_model_missing_file_says_how_to_make_one(tmp_path):
     from lensfinder_nb.machine.predict import load_model
     with pytest.raises(FileNotFoundError, match="lensfinder train"):
@@ -123,6 +157,28 @@ def test_augment_raw_adds_noise_and_changes_flux_within_bounds():
     assert abs(float(mag.mean())) < 0.02 and 0.13 < float(mag.std()) < 0.19
     np.testing.assert_array_equal(augment_raw(x[:5], np.random.default_rng(3)).numpy(),
                                   augment_raw(x[:5], np.random.default_rng(3)).numpy())
+
+
+def test_extra_noise_keeps_arcs_detectable_and_says_nothing_about_the_class():
+    from lensfinder_nb.machine.inputs import SKY_SIGMA_NMGY
+    n = 6000
+    x = torch.zeros(n, 3, 16, 16)
+    y = np.r_[np.ones(n // 2), np.zeros(n // 2)]
+    snr = np.r_[np.full(n // 6, 8.0), np.full(n // 6, np.nan), np.full(n // 6, 40.0), np.full(n // 2, np.nan)]
+    out = augment_raw(x, np.random.default_rng(5), noise_prob=1.0, max_noise_factor=2.5, flux_sigma_mag=0.0,
+                      colour_sigma_mag=0.0, blur_prob=0.0, snr=snr, y=y, snr_floor=8.0)
+    sd = (out.std(dim=(2, 3)) / torch.from_numpy(SKY_SIGMA_NMGY)[None]).mean(dim=1).numpy()
+    # an arc at the floor, or of unknown S/N (a real lens), gets no extra noise
+    assert (sd[:n // 3] == 0).all()
+    # an arc at S/N 40 may take the full factor (sqrt(f^2 - 1) up to 2.29 sky sigmas)
+    assert float(sd[n // 3:n // 2].mean()) > 1.0
+    # the non-lenses draw from the lenses' factors: the same share without extra noise, the same mean
+    lens_sd, other_sd = sd[:n // 2], sd[n // 2:]
+    assert abs((lens_sd == 0).mean() - (other_sd == 0).mean()) < 0.04
+    assert abs(lens_sd.mean() - other_sd.mean()) < 0.05
+    # without S/N the classes are treated alike, as before
+    plain = augment_raw(x[:10], np.random.default_rng(6))
+    assert plain.shape == (10, 3, 16, 16)
 
 
 def test_augment_raw_widens_the_psf_of_some_images_and_keeps_their_flux():
