@@ -188,6 +188,10 @@ def test_many_writer_processes_with_a_reader(store):
     reads_during = reads.value
     # a bulk writer of DuckDB (an import) at the same time must not meet a lock error either
     store.add_subjects(pd.DataFrame({"subject": ["LATE"], "label": [-1]}))
+    # and the reader completes a read after it (on PostgreSQL a read copies every table: wait for it)
+    deadline = time.monotonic() + 60
+    while reads.value <= reads_during and time.monotonic() < deadline:
+        time.sleep(0.05)
     stop.set()
     reader.join(30)
     assert failures.empty(), failures.get()
