@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ..machine.predict import default_model_path, save_model
-    from ..machine.train import TrainConfig, train_from_store
+    from ..machine.train import TrainConfig, short_run_warning, train_from_store
 
     config = TrainConfig(seed=args.seed, include_confirmed=args.include_confirmed,
                          real_lenses=str(args.real_lenses) if args.real_lenses else None)
@@ -61,6 +61,9 @@ def _train(args: argparse.Namespace) -> int:
     result = train_from_store(store, config, progress=progress)
     path = save_model(args.out or default_model_path(store), result.model, result.metadata)
     m = result.metadata
+    warning = short_run_warning(m["epochs_run"], config)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     print(json.dumps({"model": str(path), "epochs": m["epochs_run"], "validation": m["validation"],
                       "seconds": m["seconds"],
                       "data": {k: v for k, v in m["data"].items()

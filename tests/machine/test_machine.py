@@ -416,3 +416,15 @@ def test_routing_decides_hidden_lenses_with_fewer_classifications_than_random_or
     rand = simulate_routing(truth, llr, order="random", seed=0, max_votes=8_000)
     assert routed["votes_90pc"] < rand["votes_90pc"]
     assert routed["votes_all_lenses_decided"] <= rand["votes_all_lenses_decided"]
+
+
+def test_a_run_cut_short_by_the_time_budget_is_flagged():
+    from lensfinder_nb.machine.train import TrainConfig, short_run_warning
+
+    planned = TrainConfig()
+    assert short_run_warning(planned.epochs, planned) is None
+    assert short_run_warning(planned.epochs // 2, planned) is None       # half of the plan is fine
+    message = short_run_warning(2, planned)
+    assert f"2 of {planned.epochs}" in message and f"--epochs {planned.epochs}" in message
+    exact = TrainConfig(epochs=4, time_budget_s=None)                     # --epochs N: no budget, no warning
+    assert short_run_warning(1, exact) is None
