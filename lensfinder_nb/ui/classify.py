@@ -16,9 +16,9 @@ import numpy as np
 from ipyevents import Event
 
 from ..i18n import Translator
-from ..classify.session import STRETCHES, ZOOMS, ClassifySession, Feedback
+from ..classify.session import ClassifySession, Feedback
 from .common import ErrorArea, escape, guarded
-from .picture import PictureSettings, main_image, view_buttons
+from .picture import PictureSettings, main_image, next_option, view_buttons
 
 __all__ = ["ClassifyView", "KEYS"]
 
@@ -246,11 +246,9 @@ class ClassifyView(PictureSettings, w.VBox):
         elif action == "clear":
             self.clear_marks()
         elif action == "stretch":
-            k = STRETCHES.index(self.stretch_buttons.value)
-            self.stretch_buttons.value = STRETCHES[(k + 1) % len(STRETCHES)]
+            next_option(self.stretch_buttons)
         elif action == "zoom":
-            k = ZOOMS.index(self.zoom_buttons.value)
-            self.zoom_buttons.value = ZOOMS[(k + 1) % len(ZOOMS)]
+            next_option(self.zoom_buttons)
         elif action == "guide" and self._guide is not None:
             self._guide.selected_index = None if self._guide.selected_index == 0 else 0
 

@@ -13,11 +13,9 @@ import ipywidgets as w
 from ipyevents import Event
 
 from ..classify.grading import Consensus, GradingSession
-from ..classify.picture import ZOOMS
 from ..i18n import Translator
-from ..imaging.render import STRETCHES
 from .common import ErrorArea, escape, guarded
-from .picture import PictureSettings, main_image, view_buttons
+from .picture import PictureSettings, main_image, next_option, view_buttons
 
 __all__ = ["GradeView"]
 
@@ -141,8 +139,6 @@ class GradeView(PictureSettings, w.VBox):
         if key in ("0", "1", "2", "3"):
             self.grade(int(key))
         elif key == "s":
-            k = STRETCHES.index(self.stretch_buttons.value)
-            self.stretch_buttons.value = STRETCHES[(k + 1) % len(STRETCHES)]
+            next_option(self.stretch_buttons)
         elif key == "z":
-            k = ZOOMS.index(self.zoom_buttons.value)
-            self.zoom_buttons.value = ZOOMS[(k + 1) % len(ZOOMS)]
+            next_option(self.zoom_buttons)

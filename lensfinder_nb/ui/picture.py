@@ -8,7 +8,7 @@ from ..classify.picture import ZOOMS
 from ..i18n import Translator
 from ..imaging.render import STRETCHES
 
-__all__ = ["view_buttons", "main_image", "PictureSettings"]
+__all__ = ["view_buttons", "next_option", "main_image", "PictureSettings"]
 
 
 def view_buttons(t: Translator) -> tuple[w.ToggleButtons, w.ToggleButtons]:
@@ -17,6 +17,12 @@ def view_buttons(t: Translator) -> tuple[w.ToggleButtons, w.ToggleButtons]:
                               style={"button_width": "auto"})
     zoom = w.ToggleButtons(options=[(f"{z}×", z) for z in ZOOMS], value=1, style={"button_width": "3.5em"})
     return stretch, zoom
+
+
+def next_option(buttons: w.ToggleButtons) -> None:
+    """Select the option after the current one, wrapping round (the keyboard's "next stretch / zoom")."""
+    values = [value for _, value in buttons.options]
+    buttons.value = values[(values.index(buttons.value) + 1) % len(values)]
 
 
 def main_image() -> w.Image:
