@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ..imaging import files as cubes
-from ..imaging.survey import BANDS, TYPICAL_SEEING_ARCSEC
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARCSEC
 
-__all__ = ["CONDITION_COLUMNS", "LENS_COLUMNS", "estimate_sky_sigma", "lens_overrides", "background_conditions",
+__all__ = ["CONDITION_COLUMNS", "LENS_COLUMNS", "estimate_sky_sigma", "lens_overrides", "central_lens_rows", "background_conditions",
            "central_galaxy_params", "synthetic_background_rows"]
 
 #: a background's conditions, read from its params (NaN when absent)
@@ -96,6 +96,17 @@ def central_galaxy_params(table: pd.DataFrame) -> pd.DataFrame:
                      ("q", "central_q")):
         out[dst] = central[src].reindex(fields).to_numpy(float)
     return out.reset_index(drop=True)
+
+
+def central_lens_rows(table: pd.DataFrame, pixscale_arcsec: float = PIXSCALE_ARCSEC) -> pd.DataFrame:
+    """Per field of a :func:`sky.draw_fields` table (sorted), the lens overrides of its central galaxy
+    (:func:`lens_overrides` of :func:`central_galaxy_params`): what ``lensing.simulate_mocks(lens_light=)``
+    takes so that the mass of a mock painted on a synthetic field sits on its lens galaxy and follows
+    its shape."""
+    npix = int(table["npix"].iloc[0]) if "npix" in table.columns and len(table) else CUTOUT_SIZE_PX
+    central = central_galaxy_params(table)
+    return pd.DataFrame([lens_overrides(row, npix, pixscale_arcsec) for row in central.to_dict("records")],
+                        columns=LENS_COLUMNS)
 
 
 def synthetic_background_rows(data_dir: str | Path, table: pd.DataFrame, name: str, prefix: str,

@@ -35,8 +35,9 @@ import pandas as pd
 
 from ..imaging import files as cubes
 from ..imaging import render
-from ..imaging.survey import BANDS, CUTOUT_SIZE_PX
+from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 from . import sky
+from .backgrounds import LENS_COLUMNS, central_galaxy_params, central_lens_rows, lens_overrides
 
 __all__ = ["build_demo", "DemoSummary", "demo_subject_count", "TRUTH_FILE", "SOURCE"]
 
@@ -224,11 +225,12 @@ class _Builder:
         kinds = ["galaxy"] * (_CANDIDATES * (n - n_cluster) + 4) + ["cluster"] * (_CANDIDATES * n_cluster + 4)
         table = sky.draw_fields(len(kinds), s_fields, kind=kinds)
         fields = sky.field_table(table)
+        lens = central_lens_rows(table)
         chosen = []
         for scale, want, s in (("galaxy", n - n_cluster, s_galaxy), ("cluster", n_cluster, s_cluster)):
             pool = np.flatnonzero(fields["kind"].to_numpy() == scale)
             if want:
-                chosen.append(self._paint(fields.iloc[pool], pool, want, s, scale))
+                chosen.append(self._paint(fields.iloc[pool], lens.iloc[pool], pool, want, s, scale))
         params = pd.concat([c[0] for c in chosen], ignore_index=True)
         used = np.unique(params["field"].to_numpy())
         self.mock_backgrounds = sky.render_fields(table[table["field"].isin(used)])
@@ -242,8 +244,9 @@ class _Builder:
             self.cubes.append(None)
         self.mock_arcs, self.mock_masks = arcs, masks
 
-    def _paint(self, fields: pd.DataFrame, pool: np.ndarray, want: int, seed, scale: str):
-        """Ask the painter for ``want`` arcs on distinct fields among ``fields`` (rows ``pool``)."""
+    def _paint(self, fields: pd.DataFrame, lens: pd.DataFrame, pool: np.ndarray, want: int, seed, scale: str):
+        """Ask the painter for ``want`` arcs on distinct fields among ``fields`` (rows ``pool``), each
+        mass on its field's lens galaxy (``lens``: :func:`.backgrounds.central_lens_rows` rows)."""
         from . import lensing  # the only module that touches lenstronomy
         seeing = fields[[f"seeing_{b}_arcsec" for b in BANDS]].to_numpy(float)
         sigma = fields[[f"sky_{b}_nmgy" for b in BANDS]].to_numpy(float)
@@ -252,7 +255,8 @@ class _Builder:
         shape = (len(fields), 3, CUTOUT_SIZE_PX, CUTOUT_SIZE_PX)
         blank = np.broadcast_to(np.zeros((1, 3, CUTOUT_SIZE_PX, CUTOUT_SIZE_PX), np.float32), shape)
         extra = want + max(2, int(math.ceil(0.15 * want)))
-        batch = lensing.simulate_mocks(blank, seeing, sigma, extra, seed, scale=scale)
+        batch = lensing.simulate_mocks(blank, seeing, sigma, extra, seed, scale=scale,
+                                       lens_light=lens.reset_index(drop=True))
         for reason, count in batch.rejected.items():
             self.rejected[reason] = self.rejected.get(reason, 0) + int(count)
         params = batch.params.reset_index(drop=True)
@@ -271,7 +275,6 @@ class _Builder:
         table = sky.draw_fields(n, rng, kind=kinds)
         images = sky.render_fields(table)
         label = 0 if group == "nonlens" else -1
-        from .backgrounds import central_galaxy_params  # where `lensfinder simulate` aligns mass and light
         central = central_galaxy_params(table)
         for (_, row), (_, light), cube in zip(sky.field_table(table).iterrows(), central.iterrows(), images):
             self.rows.append({"group": group, "label": label, "field_kind": row["kind"], "conditions": row,
@@ -291,7 +294,10 @@ class _Builder:
             if want == 0:
                 continue
             fields = pd.DataFrame([self.rows[i]["conditions"] for i in pool])
-            params, arcs, _masks = self._paint(fields, pool, want, s, scale)
+            npix = int(fields["npix"].iloc[0]) if "npix" in fields.columns else CUTOUT_SIZE_PX
+            lens = pd.DataFrame([lens_overrides(self.rows[i]["central"].to_dict(), npix, PIXSCALE_ARCSEC)
+                                 for i in pool], columns=LENS_COLUMNS)
+            params, arcs, _masks = self._paint(fields, lens, pool, want, s, scale)
             for p, arc in zip(params.to_dict("records"), arcs):
                 i = int(p.pop("field"))
                 self.cubes[i] = self.cubes[i] + arc

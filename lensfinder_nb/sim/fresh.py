@@ -22,9 +22,11 @@ class Mocks:
 
 
 def mock_lenses(n: int, seed=0, scale: str = "galaxy") -> Mocks:
-    """``n`` mock lenses painted on fresh demo backgrounds (as the demo makes them); ``seed``: int,
+    """``n`` mock lenses painted on fresh demo backgrounds (as the demo makes them: mass on the lens
+    galaxy, :func:`~lensfinder_nb.sim.backgrounds.central_lens_rows`); ``seed``: int,
     SeedSequence or Generator.  A rare shortfall of the quality cuts gives fewer than ``n``."""
     from . import lensing, sky
+    from .backgrounds import central_lens_rows
 
     rng = np.random.default_rng(seed)
     table = sky.draw_fields(n, rng, kind=scale)
@@ -32,6 +34,8 @@ def mock_lenses(n: int, seed=0, scale: str = "galaxy") -> Mocks:
     seeing, sigma = sky.conditions(table)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a rare shortfall just gives fewer mocks
-        batch = lensing.simulate_mocks(backgrounds, seeing, sigma, n, rng, scale=scale)
+        # the mass sits on the field's lens galaxy and follows its shape, as on real cutouts
+        batch = lensing.simulate_mocks(backgrounds, seeing, sigma, n, rng, scale=scale,
+                                       lens_light=central_lens_rows(table))
     return Mocks(batch.images(backgrounds), backgrounds[batch.params["background"].to_numpy()],
                  batch.params.reset_index(drop=True))

@@ -110,9 +110,13 @@ def test_cubes_reload_and_render_to_the_stored_pictures(built):
     arc_ref, bg_ref = mock["cube"].removeprefix("mock:").split("+")
     np.testing.assert_array_equal(cubes.load_cube(folder, mock["cube"]),
                                   cubes.load_cube(folder, bg_ref) + cubes.load_cube(folder, arc_ref))
-    mask = cubes.load_mask(folder, json.loads(mock["params"])["mask"])
-    arc = cubes.load_cube(folder, arc_ref).sum(axis=0)
-    assert arc[mask].sum() > 0.7 * arc.sum()  # the mask covers the arc's light
+    cover = []
+    for _, mock in subjects[subjects["label"] == 1].iterrows():
+        mask = cubes.load_mask(folder, json.loads(mock["params"])["mask"])
+        arc = cubes.load_cube(folder, mock["cube"].removeprefix("mock:").split("+")[0]).sum(axis=0)
+        cover.append(arc[mask].sum() / arc.sum())
+    # the mask covers most of the arc's light (faint arcs spread some of it below the sky's sigma)
+    assert np.median(cover) > 0.7 and min(cover) > 0.4
 
 
 def test_same_seed_same_demo(built, tmp_path):
