@@ -2,8 +2,8 @@
 
 The pixel probe (:mod:`~lensfinder_nb.realism.probe`) may separate mocks from real lenses by
 anything: the lens light, the arc, the neighbours, the noise.  These functions narrow it down.
-:func:`radial_profiles` averages each band in circular annuli about the cutout centre (where the
-probe looks; the lens sits there in both sets) after the sky is subtracted;
+:func:`radial_profiles` averages each band in circular annuli about the cutout centre (recentre the
+cubes on the lens first: :func:`~lensfinder_nb.realism.probe.recentre_on_lens`) after the sky is subtracted;
 :func:`normalised_profiles` divides by the flux inside a radius, so the *shape* of the light is
 compared and not its brightness; :func:`radial_probe_auc` is the pixel probe on annular means
 instead of pixels (azimuthal structure, such as arcs and neighbours, averaged away); and
@@ -17,6 +17,7 @@ import numpy as np
 
 from .measure import sky_and_noise
 from .population import match_noise
+from .probe import recentre_on_lens
 
 __all__ = ["RADII_ARCSEC", "radial_profiles", "normalised_profiles", "concentration", "matched_sets",
            "radial_probe_auc", "corner_probe_auc"]
@@ -94,12 +95,15 @@ def _scale(real: np.ndarray) -> np.ndarray:
 
 
 def radial_probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, c_reg: float = 0.01,
-                     normalise: bool = False) -> float:
+                     normalise: bool = False, recentre: bool = True) -> float:
     """Cross-validated AUC of a logistic regression on annular means (asinh-scaled, per band), noise matched.
 
     With ``normalise`` the profiles are divided by their flux inside 4.5" first: only the shape counts.
+    With ``recentre`` (as the pixel probe) the annuli are centred on the lens light, not the cutout.
     """
     m = matched_sets(mocks, real, seed)
+    if recentre:
+        m, real = recentre_on_lens(m), recentre_on_lens(real)
     scale = _scale(real)[None, :, None]
     feats = []
     for cubes in (m, real):
