@@ -39,8 +39,8 @@ import pandas as pd
 
 from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 
-__all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "red_sequence_colours", "kpc_per_arcsec", "rows",
-           "lens_galaxies", "cluster_cores", "satellites", "field_galaxies", "stars"]
+__all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "LENS_Z_MIXTURE", "LENS_Z_RANGE", "LATE_TYPE_SHARE",
+           "red_sequence_colours", "kpc_per_arcsec", "rows", "lens_redshifts", "lens_galaxies", "cluster_cores", "satellites", "field_galaxies", "stars"]
 
 #: (z, g-r, r-z) of a passive red galaxy in DECam g, r, z (observed frame)
 RED_SEQUENCE = np.array([
@@ -81,20 +81,51 @@ def _area(npix: int) -> float:
     return (npix / CUTOUT_SIZE_PX) ** 2
 
 
+#: total r of a lens galaxy at redshift z: (z, r) anchors, linear between and beyond them (SLACS lenses at
+#: z ~ 0.2 have r ~ 17, BELLS lenses at z ~ 0.5 r ~ 19.5: distance and k-correction dim a massive galaxy by
+#: about 2.5 mag over that range), with 0.55 mag of scatter
+LENS_MAG_ANCHORS = ((0.2, 17.0), (0.5, 19.5))
+
+
 def _lens_mag(z, rng):
-    return 16.8 + 5.0 * z + rng.normal(0, 0.55, np.shape(z))
+    (z0, m0), (z1, m1) = LENS_MAG_ANCHORS
+    return m0 + (m1 - m0) / (z1 - z0) * (np.asarray(z) - z0) + rng.normal(0, 0.55, np.shape(z))
+
+
+#: lens redshifts: (share, mean, sigma) of a mixture of normals; known galaxy-scale lenses come from
+#: spectroscopic selections at low redshift (SLACS: z_l 0.06-0.5, median ~0.2) and from imaging searches
+#: farther out (SL2S, BELLS, DES, DECaLS: ~0.3-0.8)
+LENS_Z_MIXTURE = ((0.3, 0.2, 0.07), (0.7, 0.5, 0.13))
+#: lens redshifts are kept within this range
+LENS_Z_RANGE = (0.08, 0.9)
+#: share of lens galaxies that are early-type spirals or discy S0s rather than ellipticals (SLACS: about a
+#: tenth of the lenses, Bolton et al. 2008 / Auger et al. 2009): bluer, lower Sersic index
+LATE_TYPE_SHARE = 0.1
+
+
+def lens_redshifts(rng, k: int) -> np.ndarray:
+    """``k`` lens redshifts from :data:`LENS_Z_MIXTURE`, clipped to :data:`LENS_Z_RANGE`."""
+    shares, means, sigmas = (np.array(c, float) for c in zip(*LENS_Z_MIXTURE))
+    which = rng.choice(len(shares), size=k, p=shares / shares.sum())
+    return np.clip(rng.normal(means[which], sigmas[which]), *LENS_Z_RANGE)
 
 
 def lens_galaxies(rng, fields, c: float) -> pd.DataFrame:
-    """A massive red galaxy at the centre of each field (the would-be lens)."""
+    """A massive galaxy at the centre of each field (the would-be lens): mostly red ellipticals, a tenth
+    bluer discy early-type spirals."""
     k = len(fields)
-    z = np.clip(rng.normal(0.45, 0.13, k), 0.15, 0.8)
+    z = lens_redshifts(rng, k)
     mag_r = np.clip(_lens_mag(z, rng), 16.0, 21.0)
     g_r, r_z = red_sequence_colours(z, rng)
+    late = rng.random(k) < LATE_TYPE_SHARE
+    # a star-forming disc adds blue light: g - r 0.15-0.45 and r - z 0.05-0.2 bluer than the red sequence
+    g_r = g_r - late * rng.uniform(0.15, 0.45, k)
+    r_z = r_z - late * rng.uniform(0.05, 0.2, k)
     r_e = 9.0 * 10 ** rng.normal(0, 0.22, k) / kpc_per_arcsec(z)
+    n = np.where(late, rng.uniform(1.5, 3.0, k), np.clip(rng.normal(4.0, 0.6, k), 2.5, 6.0))
     return rows(fields, "central", "sersic", mag_r, g_r, r_z, x_pix=c + rng.normal(0, 0.4, k),
                 y_pix=c + rng.normal(0, 0.4, k), r_e_arcsec=np.clip(r_e, 0.6, 5.0),
-                n_sersic=np.clip(rng.normal(4.0, 0.6, k), 2.5, 6.0), q=np.clip(rng.normal(0.8, 0.12, k), 0.5, 1.0),
+                n_sersic=n, q=np.clip(rng.normal(0.8, 0.12, k), 0.5, 1.0),
                 pa_deg=rng.uniform(0, 180, k), z=z)
 
 
