@@ -40,7 +40,7 @@ import pandas as pd
 from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 
 __all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "LENS_Z_MIXTURE", "LENS_Z_RANGE", "LATE_TYPE_SHARE",
-           "red_sequence_colours", "kpc_per_arcsec", "rows", "lens_redshifts", "lens_galaxies", "cluster_cores", "satellites", "field_galaxies", "stars"]
+           "red_sequence_colours", "kpc_per_arcsec", "rows", "lens_redshifts", "lens_galaxies", "SATELLITE_BLUE_SHARE", "cluster_cores", "satellites", "field_galaxies", "stars"]
 
 #: (z, g-r, r-z) of a passive red galaxy in DECam g, r, z (observed frame)
 RED_SEQUENCE = np.array([
@@ -166,8 +166,33 @@ def cluster_cores(rng, fields, c: float, npix: int) -> list[pd.DataFrame]:
     return [bcg, _members(rng, bcg, counts, dmag, radius, colour_slope=0.03)]
 
 
+#: share of a group's satellites that are blue (star-forming), at the bright and the faint end of the
+#: satellites (0.3 and 4.8 mag below the host): groups' red fraction falls towards faint satellites and
+#: about a third to a half of satellites in galaxy groups are blue (Weinmann et al. 2006, SDSS groups)
+SATELLITE_BLUE_SHARE = (0.25, 0.5)
+
+
+def _blue_field_colours(rng, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observed (g-r, r-z) of star-forming galaxies (the blue population of :func:`field_galaxies`)."""
+    return np.clip(rng.normal(0.55, 0.2, k), -0.1, 1.2), np.clip(rng.normal(0.7, 0.25, k), -0.2, 1.5)
+
+
+def _make_blue(rng, sats: pd.DataFrame, dmag: np.ndarray) -> pd.DataFrame:
+    """Turn a share of satellites (growing with ``dmag``) into blue discs: star-forming colours, n ~ 1."""
+    lo, hi = SATELLITE_BLUE_SHARE
+    blue = rng.random(len(sats)) < np.interp(dmag, [0.3, 4.8], [lo, hi])
+    k = int(blue.sum())
+    g_r, r_z = _blue_field_colours(rng, k)
+    r = sats.loc[blue, "mag_r"].to_numpy(float)
+    sats.loc[blue, "mag_g"], sats.loc[blue, "mag_z"] = r + g_r, r - r_z
+    sats.loc[blue, "n_sersic"] = rng.uniform(0.6, 1.6, k)
+    sats.loc[blue, "q"] = rng.uniform(0.25, 1.0, k)
+    return sats
+
+
 def satellites(rng, hosts: pd.DataFrame, npix: int) -> pd.DataFrame:
-    """Group members around galaxy-scale lens galaxies, and now and then a blended companion."""
+    """Group members around galaxy-scale lens galaxies, and now and then a blended companion; red
+    early-types and, more often among the faint ones, blue star-forming discs."""
     k = len(hosts)
     if k == 0:
         return pd.DataFrame()
@@ -178,8 +203,9 @@ def satellites(rng, hosts: pd.DataFrame, npix: int) -> pd.DataFrame:
     radius = rng.gamma(2.0, scale[owner] / 2.0) + 4.0
     dmag = rng.uniform(0.3, 4.8, len(owner))
     close = rng.random(k) < 0.2
-    sats = _members(rng, hosts, counts, dmag, radius, colour_slope=0.03)
-    pairs = _members(rng, hosts[close], 1, rng.uniform(0.5, 3.0, int(close.sum())),
+    sats = _make_blue(rng, _members(rng, hosts, counts, dmag, radius, colour_slope=0.03), dmag)
+    pair_dmag = rng.uniform(0.5, 3.0, int(close.sum()))
+    pairs = _members(rng, hosts[close], 1, pair_dmag,
                      rng.uniform(1.5, 4.0, int(close.sum())) / PIXSCALE_ARCSEC, colour_slope=0.03)
     return pd.concat([sats, pairs], ignore_index=True)
 
@@ -203,8 +229,7 @@ def field_galaxies(rng, fields, npix: int) -> pd.DataFrame:
     mag_r = _counts_mags(rng, k, 18.0, 25.0)
     red = rng.random(k) < np.interp(mag_r, [19.0, 25.0], [0.4, 0.15])
     rg_r, rr_z = red_sequence_colours(rng.uniform(0.2, 1.1, k), rng, 0.08)
-    bg_r = np.clip(rng.normal(0.55, 0.2, k), -0.1, 1.2)
-    br_z = np.clip(rng.normal(0.7, 0.25, k), -0.2, 1.5)
+    bg_r, br_z = _blue_field_colours(rng, k)
     r_e = 0.45 * 10 ** (-0.1 * (mag_r - 22.0) + rng.normal(0, 0.18, k))
     return rows(owner, "field", "sersic", mag_r, np.where(red, rg_r, bg_r), np.where(red, rr_z, br_z),
                 x_pix=rng.uniform(-8, npix + 7, k), y_pix=rng.uniform(-8, npix + 7, k),
