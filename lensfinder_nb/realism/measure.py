@@ -103,12 +103,13 @@ def noise_correlation(cube: np.ndarray, band: int = 1, outer_fraction: float = 0
     return num / den if den > 0 else math.nan
 
 
-def light_centroid(img: np.ndarray, radius_pix: float) -> tuple[float, float]:
+def light_centroid(img: np.ndarray, radius_pix: float, iterations: int = 3) -> tuple[float, float]:
     """(y, x) centroid of the positive light within ``radius_pix``, starting at the image centre and moving the
-    aperture onto the centroid three times."""
+    aperture onto the centroid ``iterations`` times (each pass removes only part of an offset when the
+    galaxy is larger than the aperture: many passes to converge)."""
     ny, nx = img.shape
     cy, cx = (ny - 1) / 2, (nx - 1) / 2
-    for _ in range(3):
+    for _ in range(iterations):
         r = _radius_grid(ny, nx, cy, cx)
         w = np.clip(img, 0, None) * (r <= radius_pix)
         if w.sum() <= 0:

@@ -83,19 +83,20 @@ def _area(npix: int) -> float:
 
 #: total r of a lens galaxy at redshift z: (z, r) anchors, linear between and beyond them (SLACS lenses at
 #: z ~ 0.2 have r ~ 17, BELLS lenses at z ~ 0.5 r ~ 19.5: distance and k-correction dim a massive galaxy by
-#: about 2.5 mag over that range), with 0.55 mag of scatter
-LENS_MAG_ANCHORS = ((0.2, 17.0), (0.5, 19.5))
+#: about 2.5 mag over that range); the scatter at fixed redshift: lens velocity dispersions of 200-300 km/s
+#: span about 1.8 mag in luminosity (Faber-Jackson, L ~ sigma^4)
+LENS_MAG_ANCHORS, LENS_MAG_SCATTER = ((0.2, 17.0), (0.5, 19.5)), 0.45
 
 
 def _lens_mag(z, rng):
     (z0, m0), (z1, m1) = LENS_MAG_ANCHORS
-    return m0 + (m1 - m0) / (z1 - z0) * (np.asarray(z) - z0) + rng.normal(0, 0.55, np.shape(z))
+    return m0 + (m1 - m0) / (z1 - z0) * (np.asarray(z) - z0) + rng.normal(0, LENS_MAG_SCATTER, np.shape(z))
 
 
 #: lens redshifts: (share, mean, sigma) of a mixture of normals; known galaxy-scale lenses come from
 #: spectroscopic selections at low redshift (SLACS: z_l 0.06-0.5, median ~0.2) and from imaging searches
 #: farther out (SL2S, BELLS, DES, DECaLS: ~0.3-0.8)
-LENS_Z_MIXTURE = ((0.3, 0.2, 0.07), (0.7, 0.5, 0.13))
+LENS_Z_MIXTURE = ((0.2, 0.2, 0.07), (0.8, 0.5, 0.13))
 #: lens redshifts are kept within this range
 LENS_Z_RANGE = (0.08, 0.9)
 #: share of lens galaxies that are early-type spirals or discy S0s rather than ellipticals (SLACS: about a
