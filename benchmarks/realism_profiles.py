@@ -16,15 +16,17 @@ import time
 import numpy as np
 
 from lensfinder_nb.realism import profiles as pr
-from lensfinder_nb.realism.measure import lens_photometry
+from lensfinder_nb.realism.measure import light_centroid, sky_and_noise
 from lensfinder_nb.realism.population import mock_lenses
-from lensfinder_nb.realism.probe import probe_auc, recentre_on_lens
+from lensfinder_nb.realism.probe import RECENTRE_ITERATIONS, probe_auc, recentre_on_lens
 from lensfinder_nb.realism.reference import load_real_lenses
 
 
 def _offsets(cubes: np.ndarray) -> np.ndarray:
     c = (cubes.shape[-1] - 1) / 2
-    return np.array([np.hypot(*(np.array(lens_photometry(x)["centre_yx"]) - c)) for x in cubes]) * 0.262
+    sky = [sky_and_noise(x)[0][1] for x in cubes]
+    return np.array([np.hypot(*(np.array(light_centroid(x[1] - s, 1 / 0.262, RECENTRE_ITERATIONS)) - c))
+                     for x, s in zip(cubes, sky)]) * 0.262
 
 
 def main() -> None:
@@ -58,14 +60,14 @@ def main() -> None:
         print(f"concentration {name} (16/50/84): mock {np.round(q(cm[:, b]), 3)}  real {np.round(q(cr[:, b]), 3)}")
     print(f"lens centroid offset (\", 16/50/84): mock {np.round(np.percentile(om, [16, 50, 84]), 2)}"
           f"  real {np.round(np.percentile(orl, [16, 50, 84]), 2)}")
-    s = args.seed
-    print(f"pixel probe AUC {probe_auc(made.images, real, seed=s):.3f} (lens recentred; as cut "
-          f"{probe_auc(made.images, real, seed=s, recentre=False):.3f})")
-    print(f"pixel probe AUC, backgrounds without arcs {probe_auc(made.backgrounds, real, seed=s):.3f}")
-    print(f"radial probe AUC {pr.radial_probe_auc(made.images, real, seed=s):.3f} (as cut "
-          f"{pr.radial_probe_auc(made.images, real, seed=s, recentre=False):.3f})")
-    print(f"radial probe AUC, flux-normalised {pr.radial_probe_auc(made.images, real, seed=s, normalise=True):.3f}")
-    print(f"corner probe AUC (sky only) {pr.corner_probe_auc(made.images, real, seed=args.seed):.3f}")
+    s, g = args.seed, made.params["background"].to_numpy()
+    print(f"pixel probe AUC {probe_auc(made.images, real, seed=s, groups=g):.3f} (lens recentred; as cut "
+          f"{probe_auc(made.images, real, seed=s, recentre=False, groups=g):.3f})")
+    print(f"pixel probe AUC, backgrounds without arcs {probe_auc(made.backgrounds, real, seed=s, groups=g):.3f}")
+    print(f"radial probe AUC {pr.radial_probe_auc(made.images, real, seed=s, groups=g):.3f} (as cut "
+          f"{pr.radial_probe_auc(made.images, real, seed=s, recentre=False, groups=g):.3f})")
+    print(f"radial probe AUC, flux-normalised {pr.radial_probe_auc(made.images, real, seed=s, normalise=True, groups=g):.3f}")
+    print(f"corner probe AUC (sky only) {pr.corner_probe_auc(made.images, real, seed=s, groups=g):.3f}")
     print(f"({time.perf_counter() - t:.0f} s)")
 
 

@@ -8,7 +8,10 @@ centres sit a systematic 0.5-1 pixel from their lenses (a cutout-convention offs
 the galaxies), and a linear probe separates that from centred mocks by itself.
 Features are the central ``crop`` x ``crop`` pixels of g, r and z, asinh-scaled with the real
 set's median noise; the classifier is an L2 logistic regression (scikit-learn), scored by
-5-fold stratified cross-validation.  AUC 0.5: the probe cannot tell them apart; 1.0: it always can.
+5-fold stratified cross-validation, with the mocks grouped by background (``groups``): a mock
+set paints several arcs on one background, and a fold that trains on one copy of a background and
+tests on another recognises its exact noise and neighbours, which says nothing about realism
+(two sets of mocks from different seeds are told apart with AUC 0.82 without grouping).  AUC 0.5: the probe cannot tell them apart; 1.0: it always can.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from .measure import light_centroid, sky_and_noise
 from .population import match_noise
 
-__all__ = ["MAX_RECENTRE_PIX", "recentre_on_lens", "probe_features", "probe_auc"]
+__all__ = ["MAX_RECENTRE_PIX", "recentre_on_lens", "probe_features", "cv_auc", "probe_auc"]
 
 #: a lens is moved by at most this many pixels (farther light is a neighbour, not the lens)
 MAX_RECENTRE_PIX = 3.0
@@ -57,17 +60,37 @@ def probe_features(cubes: np.ndarray, sky: np.ndarray, scale_nmgy: np.ndarray, c
     return np.arcsinh(c / (3 * np.asarray(scale_nmgy)[None, :, None, None])).reshape(n, -1)
 
 
-def probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, crop: int = 32, c_reg: float = 0.01,
-              recentre: bool = True) -> float:
-    """Cross-validated ROC AUC of a logistic regression separating ``mocks`` from ``real`` (both (n, 3, ny, nx));
-    ``recentre=False`` keeps the cutouts as they were cut."""
+def cv_auc(x: np.ndarray, y: np.ndarray, seed: int = 0, c_reg: float = 0.01, groups=None) -> float:
+    """Cross-validated ROC AUC of an L2 logistic regression on features ``x`` (standardised), labels ``y``;
+    with ``groups`` (one per row) rows of a group always fall in the same fold."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     from ..scoring.evaluation import roc_auc
 
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c_reg, max_iter=2000))
+    folds = (StratifiedKFold(5, shuffle=True, random_state=seed) if groups is None
+             else StratifiedGroupKFold(5, shuffle=True, random_state=seed))
+    p = cross_val_predict(model, x, y, cv=folds, groups=groups, method="predict_proba")[:, 1]
+    return float(roc_auc(p, y.astype(int)))
+
+
+def probe_groups(n_real: int, mock_groups=None, n_mocks: int | None = None) -> np.ndarray | None:
+    """Fold groups for mocks then real lenses: the mocks' ``mock_groups`` (e.g. background index), each real
+    lens its own; ``None`` when the mocks have no groups."""
+    if mock_groups is None:
+        return None
+    g = np.unique(np.asarray(mock_groups), return_inverse=True)[1]
+    return np.r_[g, g.max(initial=-1) + 1 + np.arange(n_real)]
+
+
+def probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, crop: int = 32, c_reg: float = 0.01,
+              recentre: bool = True, groups=None) -> float:
+    """Cross-validated ROC AUC of a logistic regression separating ``mocks`` from ``real`` (both (n, 3, ny, nx));
+    ``recentre=False`` keeps the cutouts as they were cut; ``groups``: one per mock (its background), so
+    copies of a background stay in one fold."""
     rng = np.random.default_rng(seed)
     sky_r, sig_r = _sky_noise(real)
     sky_m, sig_m = _sky_noise(mocks)
@@ -78,7 +101,4 @@ def probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, crop: int = 32
     scale = np.median(sig_r, axis=0)
     x = np.concatenate([probe_features(mocks, sky_m, scale, crop), probe_features(real, sky_r, scale, crop)])
     y = np.r_[np.zeros(len(mocks)), np.ones(len(real))]
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c_reg, max_iter=2000))
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-    return float(roc_auc(p, y.astype(int)))
+    return cv_auc(x, y, seed, c_reg, probe_groups(len(real), groups))

@@ -17,7 +17,7 @@ import numpy as np
 
 from .measure import sky_and_noise
 from .population import match_noise
-from .probe import recentre_on_lens
+from .probe import cv_auc, probe_groups, recentre_on_lens
 
 __all__ = ["RADII_ARCSEC", "radial_profiles", "normalised_profiles", "concentration", "matched_sets",
            "radial_probe_auc", "corner_probe_auc"]
@@ -76,30 +76,17 @@ def matched_sets(mocks: np.ndarray, real: np.ndarray, seed: int = 0) -> np.ndarr
     return match_noise(mocks, sig_m, sig_r[rng.integers(0, len(real), len(mocks))], rng)
 
 
-def _cv_auc(x: np.ndarray, y: np.ndarray, seed: int, c_reg: float) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from ..scoring.evaluation import roc_auc
-
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c_reg, max_iter=2000))
-    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
-    p = cross_val_predict(model, x, y, cv=folds, method="predict_proba")[:, 1]
-    return float(roc_auc(p, y.astype(int)))
-
-
 def _scale(real: np.ndarray) -> np.ndarray:
     return np.median(_sky_noise(real)[1], axis=0)
 
 
 def radial_probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, c_reg: float = 0.01,
-                     normalise: bool = False, recentre: bool = True) -> float:
+                     normalise: bool = False, recentre: bool = True, groups=None) -> float:
     """Cross-validated AUC of a logistic regression on annular means (asinh-scaled, per band), noise matched.
 
     With ``normalise`` the profiles are divided by their flux inside 4.5" first: only the shape counts.
-    With ``recentre`` (as the pixel probe) the annuli are centred on the lens light, not the cutout.
+    With ``recentre`` (as the pixel probe) the annuli are centred on the lens light, not the cutout;
+    ``groups`` as for :func:`~lensfinder_nb.realism.probe.probe_auc`.
     """
     m = matched_sets(mocks, real, seed)
     if recentre:
@@ -111,11 +98,11 @@ def radial_probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, c_reg: 
         p = normalised_profiles(p) * 100 if normalise else np.arcsinh(p / (3 * scale) * 10)
         feats.append(np.nan_to_num(p).reshape(len(cubes), -1))
     y = np.r_[np.zeros(len(m)), np.ones(len(real))]
-    return _cv_auc(np.concatenate(feats), y, seed, c_reg)
+    return cv_auc(np.concatenate(feats), y, seed, c_reg, probe_groups(len(real), groups))
 
 
 def corner_probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, corner: int = 16,
-                     c_reg: float = 0.01) -> float:
+                     c_reg: float = 0.01, groups=None) -> float:
     """The pixel probe on the four ``corner`` x ``corner`` corners of each cutout (mostly sky), noise matched."""
     m = matched_sets(mocks, real, seed)
     scale = _scale(real)[None, :, None, None]
@@ -127,4 +114,4 @@ def corner_probe_auc(mocks: np.ndarray, real: np.ndarray, seed: int = 0, corner:
         parts = [c[:, :, :k, :k], c[:, :, :k, -k:], c[:, :, -k:, :k], c[:, :, -k:, -k:]]
         feats.append(np.arcsinh(np.concatenate(parts, axis=2) / (3 * scale)).reshape(len(cubes), -1))
     y = np.r_[np.zeros(len(m)), np.ones(len(real))]
-    return _cv_auc(np.concatenate(feats), y, seed, c_reg)
+    return cv_auc(np.concatenate(feats), y, seed, c_reg, probe_groups(len(real), groups))

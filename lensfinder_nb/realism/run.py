@@ -65,9 +65,10 @@ def realism_report(real_folder: str | Path, out_dir: str | Path | None = None, n
     mock_stats = measure_cubes(matched, params["theta_e_arcsec"].to_numpy(float))
     for name in NOISE_STATISTICS:
         mock_stats[name] = raw[name]
-    auc = probe_auc(mocks, real.cubes, seed=seed)
-    as_cut = probe_auc(mocks, real.cubes, seed=seed, recentre=False)
-    radial = radial_probe_auc(mocks, real.cubes, seed=seed)
+    groups = params["background"].to_numpy()  # copies of a background stay in one fold
+    auc = probe_auc(mocks, real.cubes, seed=seed, groups=groups)
+    as_cut = probe_auc(mocks, real.cubes, seed=seed, recentre=False, groups=groups)
+    radial = radial_probe_auc(mocks, real.cubes, seed=seed, groups=groups)
     table = compare_populations(mock_stats, real_stats)
     report = RealismReport(table, auc, mock_stats, real_stats, probe_auc_as_cut=as_cut, radial_probe_auc=radial)
     if out_dir is not None:
