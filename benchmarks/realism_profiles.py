@@ -25,7 +25,7 @@ from lensfinder_nb.realism.reference import load_real_lenses
 def _offsets(cubes: np.ndarray) -> np.ndarray:
     c = (cubes.shape[-1] - 1) / 2
     sky = [sky_and_noise(x)[0][1] for x in cubes]
-    return np.array([np.hypot(*(np.array(light_centroid(x[1] - s, 1 / 0.262, RECENTRE_ITERATIONS)) - c))
+    return np.array([np.hypot(*(np.array(light_centroid(np.nan_to_num(x[1]) - s, 1 / 0.262, RECENTRE_ITERATIONS)) - c))
                      for x, s in zip(cubes, sky)]) * 0.262
 
 
