@@ -11,7 +11,8 @@ set's median noise; the classifier is an L2 logistic regression (scikit-learn), 
 5-fold stratified cross-validation, with the mocks grouped by background (``groups``): a mock
 set paints several arcs on one background, and a fold that trains on one copy of a background and
 tests on another recognises its exact noise and neighbours, which says nothing about realism
-(two sets of mocks from different seeds are told apart with AUC 0.82 without grouping).  AUC 0.5: the probe cannot tell them apart; 1.0: it always can.
+(two sets of mocks from different seeds are told apart with AUC 0.82 without grouping).  AUC 0.5: the
+probe cannot tell them apart; 1.0: it always can.
 """
 
 from __future__ import annotations

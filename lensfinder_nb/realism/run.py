@@ -74,7 +74,8 @@ def realism_report(real_folder: str | Path, out_dir: str | Path | None = None, n
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        table.assign(probe_auc=auc, probe_auc_as_cut=as_cut, radial_probe_auc=radial).to_csv(out / "realism.csv", index=False)
+        table.assign(probe_auc=auc, probe_auc_as_cut=as_cut, radial_probe_auc=radial).to_csv(out / "realism.csv",
+                                                                                             index=False)
         pd.concat([mock_stats.assign(set="mock"), real_stats.assign(set="real")]).to_csv(
             out / "realism_stats.csv", index=False)
         report.files = {"table": out / "realism.csv", "stats": out / "realism_stats.csv",

@@ -8,18 +8,20 @@ relations rather than a full galaxy model:
   climbs as the 4000 A break crosses g to r by z ~ 0.4, r-z keeps climbing as it reaches r), and
   their effective radius is a physical size (kpc) turned into arcsec with a flat LambdaCDM
   cosmology (H0 = 70, Omega_m = 0.3; :data:`KPC_PER_ARCSEC`).
-* **Lens galaxies** (:func:`lens_galaxies`): z ~ N(0.45, 0.13) in [0.15, 0.8] (galaxy-scale lenses
-  found in ground-based imaging), total r = 16.2 + 5 z + N(0, 0.55), clipped to [16, 21] (about
-  N(18.45, 0.85): DR10 lens cutouts total r median 18.1 including neighbours; SLACS lenses at z ~ 0.2
-  are r ~ 17, BELLS lenses at z ~ 0.5 r ~ 19-20), R_e 7.5 kpc (0.25 dex scatter), Sersic n ~ N(4, 0.6)
-  in [2.5, 6], q ~ N(0.8, 0.12) in [0.5, 1].
+* **Lens galaxies** (:func:`lens_galaxies`): z from a mixture (:data:`LENS_Z_MIXTURE`: a fifth near
+  z = 0.2 like spectroscopically selected SLACS lenses, the rest near 0.5 like imaging-selected ones) in
+  [0.08, 0.9]; total r linear in z through SLACS (z 0.2, r 17) and BELLS (z 0.5, r 19.5) lenses,
+  N(0, 0.45) scatter (Faber-Jackson over 200-300 km/s), clipped to [16, 21]; R_e 9 kpc (0.22 dex
+  scatter); ellipticals with Sersic n ~ N(4, 0.6) in [2.5, 6] and, for a tenth (:data:`LATE_TYPE_SHARE`),
+  bluer discy early-type spirals with n 1.5-3; q ~ N(0.8, 0.12) in [0.5, 1].  Sources: docs/realism.md.
 * **Cluster cores** (:func:`cluster_cores`): a brightest cluster galaxy (0.9 mag brighter than a lens
   galaxy at its redshift, R_e 14 kpc, n 4-6) and 4-16 red-sequence members at the same redshift,
   slightly bluer when fainter, spread over the field.
 * **Satellites** (:func:`satellites`) of each lens galaxy: massive galaxies live in groups, which is
-  why real lens cutouts show several neighbours of the lens's colour; a Poisson number (mean ~2.5 in
-  a 101-pixel field, varying from field to field), 0.3-5 mag fainter, scattered around the host with a
-  scale of 6-10", one in five hosts with a close (blended) companion.
+  why real lens cutouts show several neighbours; a Poisson number (mean ~2.5 in a 101-pixel field,
+  varying from field to field), 0.3-5 mag fainter, scattered around the host with a scale of 6-10", one
+  in five hosts with a close (blended) companion.  Most share the host's red-sequence colour; a quarter
+  (bright) to a half (faint) are blue star-forming discs (:data:`SATELLITE_BLUE_SHARE`).
 * **Field galaxies** (:func:`field_galaxies`): galaxy number counts in r to r = 25 (cumulative about
   1.1e4 deg^-2 at r < 22, 5.5e4 at r < 24, 1.1e5 at r < 25; slopes 0.45 bright / 0.31 faint), sizes
   shrinking with magnitude (R_e 0.45" at r = 22), a red population (red-sequence colours at 0.2 < z <
@@ -39,8 +41,9 @@ import pandas as pd
 
 from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 
-__all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "LENS_Z_MIXTURE", "LENS_Z_RANGE", "LATE_TYPE_SHARE",
-           "red_sequence_colours", "kpc_per_arcsec", "rows", "lens_redshifts", "lens_galaxies", "SATELLITE_BLUE_SHARE", "cluster_cores", "satellites", "field_galaxies", "stars"]
+__all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "LENS_Z_MIXTURE", "LENS_Z_RANGE", "LENS_MAG_ANCHORS", "LENS_MAG_SCATTER",
+           "LATE_TYPE_SHARE", "SATELLITE_BLUE_SHARE", "red_sequence_colours", "kpc_per_arcsec", "rows",
+           "lens_redshifts", "lens_galaxies", "cluster_cores", "satellites", "field_galaxies", "stars"]
 
 #: (z, g-r, r-z) of a passive red galaxy in DECam g, r, z (observed frame)
 RED_SEQUENCE = np.array([

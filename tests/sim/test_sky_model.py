@@ -23,7 +23,8 @@ def test_lens_galaxies_are_massive_red_galaxies(galaxy_table):
     assert len(c) == 3000
     mag = c["mag_r"].to_numpy()
     assert mag.min() >= 16.0 and mag.max() <= 21.0
-    # low-redshift (SLACS-like) and imaging-selected lenses: a wide spread, as the DR10 lens pictures (16.3-19.9, 5-95 %)
+    # low-redshift (SLACS-like) and imaging-selected lenses: a wide spread, as the DR10 lens pictures
+    # (16.3-19.9 for 5-95 %)
     assert 18.8 < np.median(mag) < 19.3 and 1.0 < mag.std() < 1.6
     g_r, r_z = (c["mag_g"] - c["mag_r"]).to_numpy(), (c["mag_r"] - c["mag_z"]).to_numpy()
     assert 1.5 < np.median(g_r) < 1.8 and np.percentile(g_r, 2) > 0.7 and np.percentile(g_r, 98) < 2.0
