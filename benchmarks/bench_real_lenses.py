@@ -142,7 +142,8 @@ def main() -> None:
         print(f"mocks with arc S/N < 8: {int(faint.sum())}, above threshold {np.mean(with_arc[faint] > t):.3f}")
 
     from lensfinder_nb.realism.probe import probe_auc
-    auc = probe_auc(mock_lenses(len(real), seed=7).images, real.cubes)
+    probe_mocks = mock_lenses(len(real), seed=7)  # folds grouped by background, lenses recentred (docs/realism.md)
+    auc = probe_auc(probe_mocks.images, real.cubes, groups=probe_mocks.params["background"].to_numpy())
     print(f"\n== pixel probe, fresh mocks vs real lenses: AUC {auc:.3f}")
     print(json.dumps({"work": str(work), "threshold": t, "real": out, "neighbours_above": int((nb_scores > t).sum()),
                       "neighbours": len(nb), "probe_auc": round(auc, 3)}))

@@ -37,7 +37,9 @@ def _realism(args: argparse.Namespace) -> int:
     report = realism_report(args.real, out, n_mocks=args.mocks, seed=args.seed, part=args.part)
     cols = ["statistic", "mock_median", "real_median", "mock_p16", "mock_p84", "real_p16", "real_p84", "ks"]
     print(report.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    print(f"pixel probe, mocks vs real lenses: AUC {report.probe_auc:.3f} (0.5 = cannot tell them apart)")
+    print(f"pixel probe, mocks vs real lenses: AUC {report.probe_auc:.3f} (0.5 = cannot tell them apart; "
+          f"lenses recentred; {report.probe_auc_as_cut:.3f} on the cutouts as cut)")
+    print(f"radial probe (annular means of the light): AUC {report.radial_probe_auc:.3f}")
     for what, path in report.files.items():
         print(f"{what}: {path}")
     return 0

@@ -30,7 +30,8 @@ import pandas as pd
 
 from ..imaging.survey import PIXSCALE_ARCSEC, ZERO_POINT_MAG
 
-__all__ = ["STATISTICS", "sky_and_noise", "noise_correlation", "lens_photometry", "arc_residual", "moments_shape",
+__all__ = ["STATISTICS", "sky_and_noise", "noise_correlation", "light_centroid", "lens_photometry", "arc_residual",
+           "moments_shape",
            "measure_cube", "measure_cubes"]
 
 #: the statistics of :func:`measure_cube`, with their units
@@ -103,10 +104,13 @@ def noise_correlation(cube: np.ndarray, band: int = 1, outer_fraction: float = 0
     return num / den if den > 0 else math.nan
 
 
-def _centroid(img: np.ndarray, radius_pix: float) -> tuple[float, float]:
+def light_centroid(img: np.ndarray, radius_pix: float, iterations: int = 3) -> tuple[float, float]:
+    """(y, x) centroid of the positive light within ``radius_pix``, starting at the image centre and moving the
+    aperture onto the centroid ``iterations`` times (each pass removes only part of an offset when the
+    galaxy is larger than the aperture: many passes to converge)."""
     ny, nx = img.shape
     cy, cx = (ny - 1) / 2, (nx - 1) / 2
-    for _ in range(3):
+    for _ in range(iterations):
         r = _radius_grid(ny, nx, cy, cx)
         w = np.clip(img, 0, None) * (r <= radius_pix)
         if w.sum() <= 0:
@@ -121,7 +125,7 @@ def lens_photometry(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC) 
     sky, _ = sky_and_noise(cube)
     c = np.nan_to_num(np.asarray(cube, np.float64)) - sky[:, None, None]
     ny, nx = c.shape[1:]
-    cy, cx = _centroid(c[1], 1.0 / pixscale_arcsec)
+    cy, cx = light_centroid(c[1], 1.0 / pixscale_arcsec)
     r = _radius_grid(ny, nx, cy, cx) * pixscale_arcsec
     in2, in15, in5 = r <= 2.0, r <= 1.5, r <= 5.0
     flux15 = [float(c[b][in15].sum()) for b in range(3)]

@@ -12,6 +12,7 @@ from ..errors import InvalidInput
 from .measure import measure_cubes
 from .population import match_noise, mock_lenses
 from .probe import probe_auc
+from .profiles import radial_probe_auc
 from .reference import load_real_lenses
 from .report import compare_populations, contact_sheet, plot_comparison
 
@@ -23,13 +24,19 @@ NOISE_STATISTICS = ("noise_g", "noise_r", "noise_z", "noise_corr")
 
 @dataclass
 class RealismReport:
-    """The comparison table, the probe's AUC, per-cube statistics and the files written."""
+    """The comparison table, the probes' AUCs, per-cube statistics and the files written.
+
+    ``probe_auc``: the pixel probe on lens-recentred cutouts; ``probe_auc_as_cut``: on the cutouts as they
+    were cut; ``radial_probe_auc``: on annular means of the light (the lens light's profile and brightness).
+    """
 
     table: pd.DataFrame
     probe_auc: float
     mock_stats: pd.DataFrame
     real_stats: pd.DataFrame
     files: dict[str, Path] = field(default_factory=dict)
+    probe_auc_as_cut: float = float("nan")
+    radial_probe_auc: float = float("nan")
 
 
 def realism_report(real_folder: str | Path, out_dir: str | Path | None = None, n_mocks: int = 300, seed: int = 0,
@@ -58,13 +65,17 @@ def realism_report(real_folder: str | Path, out_dir: str | Path | None = None, n
     mock_stats = measure_cubes(matched, params["theta_e_arcsec"].to_numpy(float))
     for name in NOISE_STATISTICS:
         mock_stats[name] = raw[name]
-    auc = probe_auc(mocks, real.cubes, seed=seed)
+    groups = params["background"].to_numpy()  # copies of a background stay in one fold
+    auc = probe_auc(mocks, real.cubes, seed=seed, groups=groups)
+    as_cut = probe_auc(mocks, real.cubes, seed=seed, recentre=False, groups=groups)
+    radial = radial_probe_auc(mocks, real.cubes, seed=seed, groups=groups)
     table = compare_populations(mock_stats, real_stats)
-    report = RealismReport(table, auc, mock_stats, real_stats)
+    report = RealismReport(table, auc, mock_stats, real_stats, probe_auc_as_cut=as_cut, radial_probe_auc=radial)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        table.assign(probe_auc=auc).to_csv(out / "realism.csv", index=False)
+        table.assign(probe_auc=auc, probe_auc_as_cut=as_cut, radial_probe_auc=radial).to_csv(out / "realism.csv",
+                                                                                             index=False)
         pd.concat([mock_stats.assign(set="mock"), real_stats.assign(set="real")]).to_csv(
             out / "realism_stats.csv", index=False)
         report.files = {"table": out / "realism.csv", "stats": out / "realism_stats.csv",

@@ -8,18 +8,20 @@ relations rather than a full galaxy model:
   climbs as the 4000 A break crosses g to r by z ~ 0.4, r-z keeps climbing as it reaches r), and
   their effective radius is a physical size (kpc) turned into arcsec with a flat LambdaCDM
   cosmology (H0 = 70, Omega_m = 0.3; :data:`KPC_PER_ARCSEC`).
-* **Lens galaxies** (:func:`lens_galaxies`): z ~ N(0.45, 0.13) in [0.15, 0.8] (galaxy-scale lenses
-  found in ground-based imaging), total r = 16.2 + 5 z + N(0, 0.55), clipped to [16, 21] (about
-  N(18.45, 0.85): DR10 lens cutouts total r median 18.1 including neighbours; SLACS lenses at z ~ 0.2
-  are r ~ 17, BELLS lenses at z ~ 0.5 r ~ 19-20), R_e 7.5 kpc (0.25 dex scatter), Sersic n ~ N(4, 0.6)
-  in [2.5, 6], q ~ N(0.8, 0.12) in [0.5, 1].
+* **Lens galaxies** (:func:`lens_galaxies`): z from a mixture (:data:`LENS_Z_MIXTURE`: a fifth near
+  z = 0.2 like spectroscopically selected SLACS lenses, the rest near 0.5 like imaging-selected ones) in
+  [0.08, 0.9]; total r linear in z through SLACS (z 0.2, r 17) and BELLS (z 0.5, r 19.5) lenses,
+  N(0, 0.45) scatter (Faber-Jackson over 200-300 km/s), clipped to [16, 21]; R_e 9 kpc (0.22 dex
+  scatter); ellipticals with Sersic n ~ N(4, 0.6) in [2.5, 6] and, for a tenth (:data:`LATE_TYPE_SHARE`),
+  bluer discy early-type spirals with n 1.5-3; q ~ N(0.8, 0.12) in [0.5, 1].  Sources: docs/realism.md.
 * **Cluster cores** (:func:`cluster_cores`): a brightest cluster galaxy (0.9 mag brighter than a lens
   galaxy at its redshift, R_e 14 kpc, n 4-6) and 4-16 red-sequence members at the same redshift,
   slightly bluer when fainter, spread over the field.
 * **Satellites** (:func:`satellites`) of each lens galaxy: massive galaxies live in groups, which is
-  why real lens cutouts show several neighbours of the lens's colour; a Poisson number (mean ~2.5 in
-  a 101-pixel field, varying from field to field), 0.3-5 mag fainter, scattered around the host with a
-  scale of 6-10", one in five hosts with a close (blended) companion.
+  why real lens cutouts show several neighbours; a Poisson number (mean ~2.5 in a 101-pixel field,
+  varying from field to field), 0.3-5 mag fainter, scattered around the host with a scale of 6-10", one
+  in five hosts with a close (blended) companion.  Most share the host's red-sequence colour; a quarter
+  (bright) to a half (faint) are blue star-forming discs (:data:`SATELLITE_BLUE_SHARE`).
 * **Field galaxies** (:func:`field_galaxies`): galaxy number counts in r to r = 25 (cumulative about
   1.1e4 deg^-2 at r < 22, 5.5e4 at r < 24, 1.1e5 at r < 25; slopes 0.45 bright / 0.31 faint), sizes
   shrinking with magnitude (R_e 0.45" at r = 22), a red population (red-sequence colours at 0.2 < z <
@@ -39,8 +41,9 @@ import pandas as pd
 
 from ..imaging.survey import CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 
-__all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "red_sequence_colours", "kpc_per_arcsec", "rows",
-           "lens_galaxies", "cluster_cores", "satellites", "field_galaxies", "stars"]
+__all__ = ["RED_SEQUENCE", "KPC_PER_ARCSEC", "LENS_Z_MIXTURE", "LENS_Z_RANGE", "LENS_MAG_ANCHORS", "LENS_MAG_SCATTER",
+           "LATE_TYPE_SHARE", "SATELLITE_BLUE_SHARE", "red_sequence_colours", "kpc_per_arcsec", "rows",
+           "lens_redshifts", "lens_galaxies", "cluster_cores", "satellites", "field_galaxies", "stars"]
 
 #: (z, g-r, r-z) of a passive red galaxy in DECam g, r, z (observed frame)
 RED_SEQUENCE = np.array([
@@ -81,20 +84,52 @@ def _area(npix: int) -> float:
     return (npix / CUTOUT_SIZE_PX) ** 2
 
 
+#: total r of a lens galaxy at redshift z: (z, r) anchors, linear between and beyond them (SLACS lenses at
+#: z ~ 0.2 have r ~ 17, BELLS lenses at z ~ 0.5 r ~ 19.5: distance and k-correction dim a massive galaxy by
+#: about 2.5 mag over that range); the scatter at fixed redshift: lens velocity dispersions of 200-300 km/s
+#: span about 1.8 mag in luminosity (Faber-Jackson, L ~ sigma^4)
+LENS_MAG_ANCHORS, LENS_MAG_SCATTER = ((0.2, 17.0), (0.5, 19.5)), 0.45
+
+
 def _lens_mag(z, rng):
-    return 16.8 + 5.0 * z + rng.normal(0, 0.55, np.shape(z))
+    (z0, m0), (z1, m1) = LENS_MAG_ANCHORS
+    return m0 + (m1 - m0) / (z1 - z0) * (np.asarray(z) - z0) + rng.normal(0, LENS_MAG_SCATTER, np.shape(z))
+
+
+#: lens redshifts: (share, mean, sigma) of a mixture of normals; known galaxy-scale lenses come from
+#: spectroscopic selections at low redshift (SLACS: z_l 0.06-0.5, median ~0.2) and from imaging searches
+#: farther out (SL2S, BELLS, DES, DECaLS: ~0.3-0.8)
+LENS_Z_MIXTURE = ((0.2, 0.2, 0.07), (0.8, 0.5, 0.13))
+#: lens redshifts are kept within this range
+LENS_Z_RANGE = (0.08, 0.9)
+#: share of lens galaxies that are early-type spirals or discy S0s rather than ellipticals (SLACS: about a
+#: tenth of the lenses, Bolton et al. 2008 / Auger et al. 2009): bluer, lower Sersic index
+LATE_TYPE_SHARE = 0.1
+
+
+def lens_redshifts(rng, k: int) -> np.ndarray:
+    """``k`` lens redshifts from :data:`LENS_Z_MIXTURE`, clipped to :data:`LENS_Z_RANGE`."""
+    shares, means, sigmas = (np.array(c, float) for c in zip(*LENS_Z_MIXTURE))
+    which = rng.choice(len(shares), size=k, p=shares / shares.sum())
+    return np.clip(rng.normal(means[which], sigmas[which]), *LENS_Z_RANGE)
 
 
 def lens_galaxies(rng, fields, c: float) -> pd.DataFrame:
-    """A massive red galaxy at the centre of each field (the would-be lens)."""
+    """A massive galaxy at the centre of each field (the would-be lens): mostly red ellipticals, a tenth
+    bluer discy early-type spirals."""
     k = len(fields)
-    z = np.clip(rng.normal(0.45, 0.13, k), 0.15, 0.8)
+    z = lens_redshifts(rng, k)
     mag_r = np.clip(_lens_mag(z, rng), 16.0, 21.0)
     g_r, r_z = red_sequence_colours(z, rng)
+    late = rng.random(k) < LATE_TYPE_SHARE
+    # a star-forming disc adds blue light: g - r 0.15-0.45 and r - z 0.05-0.2 bluer than the red sequence
+    g_r = g_r - late * rng.uniform(0.15, 0.45, k)
+    r_z = r_z - late * rng.uniform(0.05, 0.2, k)
     r_e = 9.0 * 10 ** rng.normal(0, 0.22, k) / kpc_per_arcsec(z)
+    n = np.where(late, rng.uniform(1.5, 3.0, k), np.clip(rng.normal(4.0, 0.6, k), 2.5, 6.0))
     return rows(fields, "central", "sersic", mag_r, g_r, r_z, x_pix=c + rng.normal(0, 0.4, k),
                 y_pix=c + rng.normal(0, 0.4, k), r_e_arcsec=np.clip(r_e, 0.6, 5.0),
-                n_sersic=np.clip(rng.normal(4.0, 0.6, k), 2.5, 6.0), q=np.clip(rng.normal(0.8, 0.12, k), 0.5, 1.0),
+                n_sersic=n, q=np.clip(rng.normal(0.8, 0.12, k), 0.5, 1.0),
                 pa_deg=rng.uniform(0, 180, k), z=z)
 
 
@@ -135,8 +170,33 @@ def cluster_cores(rng, fields, c: float, npix: int) -> list[pd.DataFrame]:
     return [bcg, _members(rng, bcg, counts, dmag, radius, colour_slope=0.03)]
 
 
+#: share of a group's satellites that are blue (star-forming), at the bright and the faint end of the
+#: satellites (0.3 and 4.8 mag below the host): groups' red fraction falls towards faint satellites and
+#: about a third to a half of satellites in galaxy groups are blue (Weinmann et al. 2006, SDSS groups)
+SATELLITE_BLUE_SHARE = (0.25, 0.5)
+
+
+def _blue_field_colours(rng, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Observed (g-r, r-z) of star-forming galaxies (the blue population of :func:`field_galaxies`)."""
+    return np.clip(rng.normal(0.55, 0.2, k), -0.1, 1.2), np.clip(rng.normal(0.7, 0.25, k), -0.2, 1.5)
+
+
+def _make_blue(rng, sats: pd.DataFrame, dmag: np.ndarray) -> pd.DataFrame:
+    """Turn a share of satellites (growing with ``dmag``) into blue discs: star-forming colours, n ~ 1."""
+    lo, hi = SATELLITE_BLUE_SHARE
+    blue = rng.random(len(sats)) < np.interp(dmag, [0.3, 4.8], [lo, hi])
+    k = int(blue.sum())
+    g_r, r_z = _blue_field_colours(rng, k)
+    r = sats.loc[blue, "mag_r"].to_numpy(float)
+    sats.loc[blue, "mag_g"], sats.loc[blue, "mag_z"] = r + g_r, r - r_z
+    sats.loc[blue, "n_sersic"] = rng.uniform(0.6, 1.6, k)
+    sats.loc[blue, "q"] = rng.uniform(0.25, 1.0, k)
+    return sats
+
+
 def satellites(rng, hosts: pd.DataFrame, npix: int) -> pd.DataFrame:
-    """Group members around galaxy-scale lens galaxies, and now and then a blended companion."""
+    """Group members around galaxy-scale lens galaxies, and now and then a blended companion; red
+    early-types and, more often among the faint ones, blue star-forming discs."""
     k = len(hosts)
     if k == 0:
         return pd.DataFrame()
@@ -147,8 +207,9 @@ def satellites(rng, hosts: pd.DataFrame, npix: int) -> pd.DataFrame:
     radius = rng.gamma(2.0, scale[owner] / 2.0) + 4.0
     dmag = rng.uniform(0.3, 4.8, len(owner))
     close = rng.random(k) < 0.2
-    sats = _members(rng, hosts, counts, dmag, radius, colour_slope=0.03)
-    pairs = _members(rng, hosts[close], 1, rng.uniform(0.5, 3.0, int(close.sum())),
+    sats = _make_blue(rng, _members(rng, hosts, counts, dmag, radius, colour_slope=0.03), dmag)
+    pair_dmag = rng.uniform(0.5, 3.0, int(close.sum()))
+    pairs = _members(rng, hosts[close], 1, pair_dmag,
                      rng.uniform(1.5, 4.0, int(close.sum())) / PIXSCALE_ARCSEC, colour_slope=0.03)
     return pd.concat([sats, pairs], ignore_index=True)
 
@@ -172,8 +233,7 @@ def field_galaxies(rng, fields, npix: int) -> pd.DataFrame:
     mag_r = _counts_mags(rng, k, 18.0, 25.0)
     red = rng.random(k) < np.interp(mag_r, [19.0, 25.0], [0.4, 0.15])
     rg_r, rr_z = red_sequence_colours(rng.uniform(0.2, 1.1, k), rng, 0.08)
-    bg_r = np.clip(rng.normal(0.55, 0.2, k), -0.1, 1.2)
-    br_z = np.clip(rng.normal(0.7, 0.25, k), -0.2, 1.5)
+    bg_r, br_z = _blue_field_colours(rng, k)
     r_e = 0.45 * 10 ** (-0.1 * (mag_r - 22.0) + rng.normal(0, 0.18, k))
     return rows(owner, "field", "sersic", mag_r, np.where(red, rg_r, bg_r), np.where(red, rr_z, br_z),
                 x_pix=rng.uniform(-8, npix + 7, k), y_pix=rng.uniform(-8, npix + 7, k),
