@@ -19,8 +19,8 @@ import pandas as pd
 from ..imaging import files as cubes
 from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARCSEC
 
-__all__ = ["CONDITION_COLUMNS", "LENS_COLUMNS", "estimate_sky_sigma", "lens_overrides", "central_lens_rows", "background_conditions",
-           "central_galaxy_params", "synthetic_background_rows"]
+__all__ = ["CONDITION_COLUMNS", "LENS_COLUMNS", "estimate_sky_sigma", "lens_overrides", "central_lens_rows",
+           "background_conditions", "central_galaxy_params", "synthetic_background_rows"]
 
 #: a background's conditions, read from its params (NaN when absent)
 CONDITION_COLUMNS = [f"seeing_{b}_arcsec" for b in BANDS] + [f"sky_{b}_nmgy" for b in BANDS]

@@ -27,6 +27,22 @@ def _overlay_hrefs(page) -> list[str]:
     return page.locator(".lf-model-figure image").evaluate_all("els => els.map(e => e.getAttribute('href'))")
 
 
+def _settled(page, quiet_ms: int = 1000, timeout_s: float = 30.0) -> str:
+    """The status once it has not changed for ``quiet_ms``: a loaded machine can deliver a drag's last
+    mouse moves to the kernel seconds later, and one arriving after Refine is (rightly) a new model."""
+    import time
+
+    last, since, end = _status(page), time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        page.wait_for_timeout(200)
+        now = _status(page)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= quiet_ms:
+            return now
+    raise AssertionError(f"the model page kept changing for {timeout_s} s: {last!r}")
+
+
 def test_model_page_click_drag_refine_save_and_chinese(tmp_path):
     store = open_store(tmp_path / "lf.duckdb")
     mocks = mock_lenses(2, seed=3)
@@ -85,12 +101,15 @@ def test_model_page_click_drag_refine_save_and_chinese(tmp_path):
         assert page.locator(".lf-model-result").inner_text() == ""  # nothing refined yet
 
         # Refine: a progress bar, then theta_E with its uncertainty and the three pictures
+        _settled(page)
         page.locator("button.lf-refine").click()
         page.locator(".lf-theta-result").wait_for(timeout=120_000)
         assert re.search(r"θE = \d+\.\d+ ± (\d+\.\d+|unknown)", page.locator(".lf-theta-result").inner_text())
         assert page.locator("img.lf-image").count() == 3
+        _settled(page)
         page.locator("button.lf-save").click()
-        page.get_by_text("Your refined model is saved.").wait_for(timeout=30_000)
+        page.locator(".lf-saved").wait_for(timeout=30_000)
+        assert page.locator(".lf-saved").inner_text() == "Your refined model is saved."
 
         page.goto(f"{base}/voila/render/model.ipynb?{query}&lang=zh", timeout=90_000)
         page.locator(".lf-model-status").wait_for(timeout=90_000)
