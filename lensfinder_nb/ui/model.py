@@ -194,6 +194,8 @@ class ModelView(w.VBox):
         self.pictures = w.HBox([])
         self.help = w.HTML()
 
+        #: per slider, the last values set from here (a slider's echo of one can arrive late, see _on_slider)
+        self._pushed: dict[str, list[float]] = {}
         guard = frame.guard
         self._on_slider = guard("what.model_update")(self._on_slider)
         self._on_drag = guard("what.model_update")(self._on_drag)
@@ -234,6 +236,12 @@ class ModelView(w.VBox):
     def _model_from_controls(self) -> dict:
         from ..modelling.model import checked_model
         s = {k: float(v.value) for k, v in self.sliders.items()}
+        # a slider that shows the model's value as it can (snapped to its step, or clipped to its range: a
+        # fit may go beyond a slider's range) stands for the model's own value
+        for key, v in _slider_values(self.model).items():
+            slider = self.sliders[key]
+            if abs(s[key] - float(np.clip(v, slider.min, slider.max))) <= float(slider.step) / 2 + 1e-9:
+                s[key] = v
         x, y = float(self.centre_mark.x[0]), float(self.centre_mark.y[0])
         return checked_model({**self.model, "theta_e_arcsec": s["theta_e_arcsec"], "lens_q": s["lens_q"],
                               "lens_phi_rad": math.radians(s["lens_phi_deg"]), "gamma1": s["gamma1"],
@@ -267,22 +275,31 @@ class ModelView(w.VBox):
         """Show ``model`` (a person's or the fit's): sliders, markers and the live picture."""
         from ..modelling.model import checked_model
         self.model = checked_model(model)
-        m = self.model
-        values = {"theta_e_arcsec": m["theta_e_arcsec"], "lens_q": m["lens_q"],
-                  "lens_phi_deg": math.degrees(m["lens_phi_rad"]) % 180.0, "gamma1": m["gamma1"],
-                  "gamma2": m["gamma2"], "src_dx": m["src_x_arcsec"] - m["lens_x_arcsec"],
-                  "src_dy": m["src_y_arcsec"] - m["lens_y_arcsec"]}
         self._busy = True
         try:
-            for key, v in values.items():
+            for key, v in _slider_values(self.model).items():
                 s = self.sliders[key]
-                s.value = float(np.clip(v, s.min, s.max))
+                value = float(np.clip(v, s.min, s.max))
+                self._pushed[key] = (self._pushed.get(key, []) + [value])[-_ECHO_MEMORY:]
+                s.value = value
         finally:
             self._busy = False
         self._redraw()
 
-    def _on_slider(self, _change) -> None:
+    def _on_slider(self, change) -> None:
         if self._busy:
+            return
+        key = next((k for k, s in self.sliders.items() if s is change.get("owner")), None)
+        pushed, new = self._pushed.get(key, []), float(change["new"])
+        half = float(self.sliders[key].step) / 2 + 1e-9 if key is not None else 0.0
+        if pushed and abs(new - pushed[-1]) > half and any(abs(new - p) <= half for p in pushed[:-1]):
+            # the browser's snapped echo of an earlier value set from here, arriving after a newer one (a
+            # loaded machine delays it): not the person's doing; show the newest value again
+            self._busy = True
+            try:
+                self.sliders[key].value = pushed[-1]
+            finally:
+                self._busy = False
             return
         self._take_controls()
 
@@ -398,6 +415,18 @@ class ModelView(w.VBox):
         key = "model.saved_refined" if refined else "model.saved"
         self._show_status(f"<b class='lf-saved'>{escape(self.frame.t(key))}</b>")
         return model_id
+
+
+def _slider_values(m: dict) -> dict[str, float]:
+    """A model's values in the sliders' units (degrees, source offset from the lens centre)."""
+    return {"theta_e_arcsec": m["theta_e_arcsec"], "lens_q": m["lens_q"],
+            "lens_phi_deg": math.degrees(m["lens_phi_rad"]) % 180.0, "gamma1": m["gamma1"],
+            "gamma2": m["gamma2"], "src_dx": m["src_x_arcsec"] - m["lens_x_arcsec"],
+            "src_dy": m["src_y_arcsec"] - m["lens_y_arcsec"]}
+
+
+#: how many values set from here each slider remembers, to tell their late echoes from a person's moves
+_ECHO_MEMORY = 4
 
 
 def _moved(old: dict, new: dict, tolerance: dict[str, float]) -> bool:

@@ -106,10 +106,11 @@ def test_model_page_click_drag_refine_save_and_chinese(tmp_path):
         page.locator(".lf-theta-result").wait_for(timeout=120_000)
         assert re.search(r"θE = \d+\.\d+ ± (\d+\.\d+|unknown)", page.locator(".lf-theta-result").inner_text())
         assert page.locator("img.lf-image").count() == 3
-        _settled(page)
+        refined_status = _settled(page)
         page.locator("button.lf-save").click()
         page.locator(".lf-saved").wait_for(timeout=30_000)
-        assert page.locator(".lf-saved").inner_text() == "Your refined model is saved."
+        readouts = page.locator(".widget-readout").all_inner_texts()
+        assert page.locator(".lf-saved").inner_text() == "Your refined model is saved.", (refined_status, readouts)
 
         page.goto(f"{base}/voila/render/model.ipynb?{query}&lang=zh", timeout=90_000)
         page.locator(".lf-model-status").wait_for(timeout=90_000)

@@ -74,6 +74,42 @@ def test_a_slider_snapping_a_refined_model_to_its_step_keeps_it_refined(model_st
     assert not bool(model_store.lens_models(subject="M1", user=ada.user_id)["refined"].iloc[-1])
 
 
+def test_a_late_echo_of_an_earlier_model_does_not_unmark_the_refined_one(model_store):
+    """On a loaded machine the browser's snapped echo of a value the page set before Refine can arrive
+    after the fit's: it is neither the person's move nor the fit's value, so the page shows the fit's
+    value again and the model stays refined."""
+    ada = sign_up(model_store, "Ada")
+    view = _open(model_store, ada, "M1").model_view
+    view.sliders["theta_e_arcsec"].value = 1.5     # the person's model before Refine
+    view.set_model({**view.model, "theta_e_arcsec": 1.5123})   # e.g. a saved model shown again
+    fitted = {**view.model, "theta_e_arcsec": 1.2345}
+    view.finish_refine({"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1,
+                        "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)),
+                        "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))}, dict(view.model))
+    view.sliders["theta_e_arcsec"].value = 1.51    # the late, snapped echo of 1.5123
+    assert view.model["theta_e_arcsec"] == 1.2345
+    assert view.sliders["theta_e_arcsec"].value == pytest.approx(1.2345)
+    view._save()
+    assert bool(model_store.lens_models(subject="M1", user=ada.user_id)["refined"].iloc[-1])
+
+
+def test_a_fit_beyond_a_sliders_range_stays_refined(model_store):
+    """A fit can end beyond a slider's range (here the source 2.6" from the lens, the sliders stop at 2"):
+    the slider shows the clipped value, and an echo of another slider must not turn the clipped value
+    into the person's model."""
+    ada = sign_up(model_store, "Ada")
+    view = _open(model_store, ada, "M1").model_view
+    fitted = {**view.model, "src_x_arcsec": view.model["lens_x_arcsec"] + 2.6, "theta_e_arcsec": 1.2345}
+    view.finish_refine({"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1,
+                        "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)),
+                        "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))}, dict(view.model))
+    assert view.sliders["src_dx"].value == view.sliders["src_dx"].max
+    view.sliders["theta_e_arcsec"].value = 1.23     # the browser's snapped echo of 1.2345
+    assert view.model["src_x_arcsec"] == pytest.approx(fitted["src_x_arcsec"])
+    view._save()
+    assert bool(model_store.lens_models(subject="M1", user=ada.user_id)["refined"].iloc[-1])
+
+
 def test_a_training_image_needs_a_vote_first(model_store):
     bob = sign_up(model_store, "Bob")
     frame = _open(model_store, bob, "T1")
