@@ -31,8 +31,7 @@ import pandas as pd
 from ..imaging.survey import PIXSCALE_ARCSEC, ZERO_POINT_MAG
 
 __all__ = ["STATISTICS", "sky_and_noise", "noise_correlation", "light_centroid", "lens_photometry", "arc_residual",
-           "moments_shape",
-           "measure_cube", "measure_cubes"]
+           "moments_shape", "measure_cube", "measure_cubes"]
 
 #: the statistics of :func:`measure_cube`, with their units
 STATISTICS = {

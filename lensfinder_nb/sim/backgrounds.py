@@ -19,7 +19,7 @@ import pandas as pd
 from ..imaging import files as cubes
 from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARCSEC
 
-__all__ = ["CONDITION_COLUMNS", "LENS_COLUMNS", "estimate_sky_sigma", "lens_overrides", "central_lens_rows",
+__all__ = ["CONDITION_COLUMNS", "LENS_COLUMNS", "estimate_sky_sigma", "lens_overrides", "central_lens_rows", "lens_rows",
            "background_conditions", "central_galaxy_params", "synthetic_background_rows"]
 
 #: a background's conditions, read from its params (NaN when absent)
@@ -104,7 +104,12 @@ def central_lens_rows(table: pd.DataFrame, pixscale_arcsec: float = PIXSCALE_ARC
     takes so that the mass of a mock painted on a synthetic field sits on its lens galaxy and follows
     its shape."""
     npix = int(table["npix"].iloc[0]) if "npix" in table.columns and len(table) else CUTOUT_SIZE_PX
-    central = central_galaxy_params(table)
+    return lens_rows(central_galaxy_params(table), npix, pixscale_arcsec)
+
+
+def lens_rows(central: pd.DataFrame, npix: int = CUTOUT_SIZE_PX,
+              pixscale_arcsec: float = PIXSCALE_ARCSEC) -> pd.DataFrame:
+    """:func:`lens_overrides` of each row of ``central`` (:func:`central_galaxy_params` rows), one row each."""
     return pd.DataFrame([lens_overrides(row, npix, pixscale_arcsec) for row in central.to_dict("records")],
                         columns=LENS_COLUMNS)
 

@@ -37,7 +37,7 @@ from ..imaging import files as cubes
 from ..imaging import render
 from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, PIXSCALE_ARCSEC
 from . import sky
-from .backgrounds import LENS_COLUMNS, central_galaxy_params, central_lens_rows, lens_overrides
+from .backgrounds import central_galaxy_params, central_lens_rows, lens_rows
 
 __all__ = ["build_demo", "DemoSummary", "demo_subject_count", "TRUTH_FILE", "SOURCE"]
 
@@ -295,8 +295,7 @@ class _Builder:
                 continue
             fields = pd.DataFrame([self.rows[i]["conditions"] for i in pool])
             npix = int(fields["npix"].iloc[0]) if "npix" in fields.columns else CUTOUT_SIZE_PX
-            lens = pd.DataFrame([lens_overrides(self.rows[i]["central"].to_dict(), npix, PIXSCALE_ARCSEC)
-                                 for i in pool], columns=LENS_COLUMNS)
+            lens = lens_rows(pd.DataFrame([self.rows[i]["central"] for i in pool]), npix, PIXSCALE_ARCSEC)
             params, arcs, _masks = self._paint(fields, lens, pool, want, s, scale)
             for p, arc in zip(params.to_dict("records"), arcs):
                 i = int(p.pop("field"))
