@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lensfinder_nb.machine.data import prepare
+from lensfinder_nb.machine.inputs import crop_raw, views
 from lensfinder_nb.machine.predict import load_model, score_prepared
 from lensfinder_nb.realism.evaluate import recall_by_separation, recentred_neighbours, threshold_at_fpr
 from lensfinder_nb.realism.population import mock_lenses
@@ -47,8 +48,15 @@ def _reference() -> Path:
 REFERENCE = _reference()
 
 
+#: score every image as the product does (noisier bands smoothed to the typical depth); ``--unmatched``
+#: scores them as they are, as the product did before 2026-12-04
+MATCHED = True
+
+
 def _scores(model, cubes: np.ndarray) -> np.ndarray:
-    return score_prepared(model, prepare(cubes)) if len(cubes) else np.empty(0)
+    if not len(cubes):
+        return np.empty(0)
+    return score_prepared(model, prepare(cubes) if MATCHED else views(crop_raw(cubes), matched=False))
 
 
 def _calibration_folder(real: Path, out: Path) -> Path:
@@ -78,9 +86,13 @@ def main() -> None:
                     help="also train on the calibration half of --real (`lensfinder train --real-lenses`)")
     ap.add_argument("--calibration-only", action="store_true",
                     help="print only the calibration half (for choosing settings without looking at the held-out half)")
+    ap.add_argument("--unmatched", action="store_true",
+                    help="score images without smoothing noisier bands to the typical depth (as before 2026-12-04)")
     ap.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
                     help="extra arguments for `lensfinder train` (last on the line)")
     args = ap.parse_args()
+    global MATCHED
+    MATCHED = not args.unmatched
     work = args.keep or Path(tempfile.mkdtemp(prefix="lf-bench-real-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "lf.duckdb"
