@@ -140,6 +140,10 @@ class ModelView(w.VBox):
         self.model = dict(start)
         self.refined: dict | None = None
         self._busy = False
+        # Refine's result arrives on a background thread while the kernel's thread handles the browser's
+        # messages: every change of the model, the sliders or the marks holds this lock, so the two never
+        # interleave (one did, under load: a fit's model half applied, then un-marked by its own echoes)
+        self._lock = threading.RLock()
         self.update_ms: list[float] = []
 
         sx, sy = bq.LinearScale(min=-edge, max=edge), bq.LinearScale(min=-edge, max=edge)
@@ -274,19 +278,24 @@ class ModelView(w.VBox):
     def set_model(self, model: dict) -> None:
         """Show ``model`` (a person's or the fit's): sliders, markers and the live picture."""
         from ..modelling.model import checked_model
-        self.model = checked_model(model)
-        self._busy = True
-        try:
-            for key, v in _slider_values(self.model).items():
-                s = self.sliders[key]
-                value = float(np.clip(v, s.min, s.max))
-                self._pushed[key] = (self._pushed.get(key, []) + [value])[-_ECHO_MEMORY:]
-                s.value = value
-        finally:
-            self._busy = False
-        self._redraw()
+        with self._lock:
+            self.model = checked_model(model)
+            self._busy = True
+            try:
+                for key, v in _slider_values(self.model).items():
+                    s = self.sliders[key]
+                    value = float(np.clip(v, s.min, s.max))
+                    self._pushed[key] = (self._pushed.get(key, []) + [value])[-_ECHO_MEMORY:]
+                    s.value = value
+            finally:
+                self._busy = False
+            self._redraw()
 
     def _on_slider(self, change) -> None:
+        with self._lock:
+            self._slider_moved(change)
+
+    def _slider_moved(self, change) -> None:
         if self._busy:
             return
         key = next((k for k, s in self.sliders.items() if s is change.get("owner")), None)
@@ -321,6 +330,10 @@ class ModelView(w.VBox):
                 "lens_x_arcsec": 1e-6, "lens_y_arcsec": 1e-6}
 
     def _on_drag(self, _change) -> None:
+        with self._lock:
+            self._marks_moved()
+
+    def _marks_moved(self) -> None:
         if self._busy or not len(self.centre_mark.x) or not len(self.source_mark.x):
             return
         moved_source = (float(self.source_mark.x[0]) != self.model["src_x_arcsec"]
@@ -383,9 +396,10 @@ class ModelView(w.VBox):
 
     def finish_refine(self, result: dict, start: dict) -> None:
         """Show a finished fit: its model on the image and in the sliders, the three pictures, theta_E +- error."""
-        self.refined = result
-        self.set_model(result["model"])
-        self.refined_model = dict(self.model)
+        with self._lock:
+            self.refined = result
+            self.set_model(result["model"])
+            self.refined_model = dict(self.model)
         self._show_result()
 
     def _show_result(self) -> None:
@@ -407,10 +421,12 @@ class ModelView(w.VBox):
         self.pictures.children = pics
 
     def _save(self, _button=None) -> str:
-        refined = self.refined is not None and getattr(self, "refined_model", None) == self.model
-        r = self.refined if refined else {}
+        with self._lock:
+            model = dict(self.model)
+            refined = self.refined is not None and getattr(self, "refined_model", None) == model
+            r = self.refined if refined else {}
         model_id = self.frame.store.add_lens_model(
-            self.user, self.subject, self.model, theta_e_err=r.get("theta_e_err_arcsec"),
+            self.user, self.subject, model, theta_e_err=r.get("theta_e_err_arcsec"),
             quality=r.get("chi2_reduced"), refined=refined)
         key = "model.saved_refined" if refined else "model.saved"
         self._show_status(f"<b class='lf-saved'>{escape(self.frame.t(key))}</b>")

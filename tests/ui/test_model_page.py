@@ -110,6 +110,38 @@ def test_a_fit_beyond_a_sliders_range_stays_refined(model_store):
     assert bool(model_store.lens_models(subject="M1", user=ada.user_id)["refined"].iloc[-1])
 
 
+def test_a_fit_arriving_while_the_person_moves_a_slider_is_applied_whole(model_store):
+    """Refine's result is applied on a background thread while the kernel's thread handles the browser:
+    a slider move that arrives meanwhile waits until the fit is shown, then counts as the person's
+    change (the fit is not saved as refined with the person's value in it)."""
+    import threading
+
+    ada = sign_up(model_store, "Ada")
+    view = _open(model_store, ada, "M1").model_view
+    fitted = {**view.model, "theta_e_arcsec": 1.2345}
+    inside, redraw = threading.Event(), view._redraw
+
+    def slow_redraw():   # the fit's redraw takes a while; the person moves a slider meanwhile
+        if threading.current_thread() is not threading.main_thread():
+            inside.set()
+            time.sleep(0.3)
+        redraw()
+
+    view._redraw = slow_redraw
+    worker = threading.Thread(target=view.finish_refine, args=(
+        {"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1, "chi2_reduced": 1.1,
+         "seconds": 1.0, "data": np.zeros((9, 9)), "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))},
+        dict(view.model)))
+    worker.start()
+    assert inside.wait(10)
+    view.sliders["theta_e_arcsec"].value = 1.9      # the person's move, while the fit is being shown
+    worker.join(10)
+    assert view.model["theta_e_arcsec"] == pytest.approx(1.9)
+    view._save()
+    saved = model_store.lens_models(subject="M1", user=ada.user_id)
+    assert not bool(saved["refined"].iloc[-1]) and saved["params"].iloc[-1]["theta_e_arcsec"] == pytest.approx(1.9)
+
+
 def test_a_training_image_needs_a_vote_first(model_store):
     bob = sign_up(model_store, "Bob")
     frame = _open(model_store, bob, "T1")
