@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +49,12 @@ def _reference() -> Path:
 REFERENCE = _reference()
 
 
-#: score every image as the product does (noisier bands smoothed to the typical depth); ``--unmatched``
-#: scores them as they are, as the product did before 2026-12-04
-MATCHED = True
-
-
-def _scores(model, cubes: np.ndarray) -> np.ndarray:
+def _scores(model, cubes: np.ndarray, matched: bool = True) -> np.ndarray:
+    """Scores as the product gives them (noisier bands smoothed to the typical depth), or, with
+    ``matched=False``, of the cubes as they are (the product before 2026-12-04)."""
     if not len(cubes):
         return np.empty(0)
-    return score_prepared(model, prepare(cubes) if MATCHED else views(crop_raw(cubes), matched=False))
+    return score_prepared(model, prepare(cubes) if matched else views(crop_raw(cubes), matched=False))
 
 
 def _calibration_folder(real: Path, out: Path) -> Path:
@@ -91,8 +89,7 @@ def main() -> None:
     ap.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
                     help="extra arguments for `lensfinder train` (last on the line)")
     args = ap.parse_args()
-    global MATCHED
-    MATCHED = not args.unmatched
+    score = partial(_scores, matched=not args.unmatched)
     work = args.keep or Path(tempfile.mkdtemp(prefix="lf-bench-real-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "lf.duckdb"
@@ -122,12 +119,12 @@ def main() -> None:
     subjects = store.subjects().set_index("subject")
     negatives = [s for s in truth.index[truth == 0]]
     neg_cubes = np.stack([load_cube(store.settings.data_dir, subjects.at[s, "cube"]) for s in negatives])
-    neg = _scores(model, neg_cubes)
+    neg = score(model, neg_cubes)
     t = threshold_at_fpr(neg, 0.01)
     print(f"threshold passing 1 % of the demo's {len(neg)} non-lens unknowns: {t:.4f}")
 
     real = load_real_lenses(args.real)
-    real_scores = _scores(model, real.cubes)
+    real_scores = score(model, real.cubes)
     out = {}
     for part in (("calibration",) if args.calibration_only else ("held_out", "calibration")):
         sel = (real.table["part"] == part).to_numpy()
@@ -138,13 +135,13 @@ def main() -> None:
         out[part] = table.set_index("separation")[["n", "recall", "auc"]].round(3).to_dict("index")
 
     nb = recentred_neighbours(real.cubes)
-    nb_scores = _scores(model, nb)
+    nb_scores = score(model, nb)
     print(f"\n== real non-lens objects from the lens fields (re-centred neighbours): {len(nb)}, "
           f"{int((nb_scores > t).sum())} above the threshold; scores {np.round(np.sort(nb_scores)[::-1][:5], 3)}")
 
     # shortcuts: the same fresh mock with and without its arc; arcs below the noise
     fresh = mock_lenses(args.mocks, seed=123)
-    with_arc, without = _scores(model, fresh.images), _scores(model, fresh.backgrounds)
+    with_arc, without = score(model, fresh.images), score(model, fresh.backgrounds)
     snr = fresh.params[["snr_g", "snr_r", "snr_z"]].max(axis=1).to_numpy()
     print(f"\n== shortcuts on {len(with_arc)} fresh mocks: median score {np.median(with_arc):.3f} with the arc, "
           f"{np.median(without):.3f} with it removed; above threshold {np.mean(with_arc > t):.3f} vs "

@@ -43,12 +43,16 @@ NOISE_MATCH_SIGMAS = (0.5, 0.7, 0.9, 1.2, 1.6)
 NOISE_MATCH_TOLERANCE = 1.15
 
 
-def _outer_median(cubes: np.ndarray) -> np.ndarray:
-    """Per cube and band, the median of the pixels outside 40 % of the width: (n, 3)."""
-    n, nb, ny, nx = cubes.shape
+def _outer(ny: int, nx: int) -> np.ndarray:
+    """The pixels (ny, nx) outside 40 % of the width from the centre: sky, mostly, where sky level and
+    noise are measured."""
     yy, xx = np.mgrid[0:ny, 0:nx]
-    outer = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2) > 0.4 * min(ny, nx)
-    return np.nanmedian(cubes[:, :, outer], axis=2)
+    return np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2) > 0.4 * min(ny, nx)
+
+
+def _outer_median(cubes: np.ndarray) -> np.ndarray:
+    """Per cube and band, the median of the :func:`_outer` pixels: (n, 3)."""
+    return np.nanmedian(cubes[:, :, _outer(*cubes.shape[-2:])], axis=2)
 
 
 def crop_raw(cubes: np.ndarray, size: int = RAW_PIX) -> np.ndarray:
@@ -77,7 +81,7 @@ def _outer_noise(flat, outer):
 
 def match_noise(raw):
     """Raw crops (n, 3, s, s; numpy or torch) with every band noisier than the survey's typical sky sigma
-    (by more than :data:`NOISE_MATCH_TOLERANCE`, measured on the pixels outside 40 % of the width)
+    (by more than :data:`NOISE_MATCH_TOLERANCE`, measured on the :func:`_outer` pixels)
     smoothed by the smallest Gaussian of :data:`NOISE_MATCH_SIGMAS` that brings it to that sigma.
 
     A shallower survey (Pan-STARRS g is ~2.4x noisier than DESI after resampling) or a shallow patch
@@ -91,10 +95,10 @@ def match_noise(raw):
     x = (raw if is_torch else torch.from_numpy(np.ascontiguousarray(raw, dtype=np.float32))).float()
     n, c, h, w = x.shape
     flat = x.reshape(n * c, h, w)
-    yy, xx = np.mgrid[0:h, 0:w]
     # every other outer pixel of every other row: the same sigma to a few per cent at a quarter of the cost
-    outer = torch.from_numpy((np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2) > 0.4 * min(h, w))
-                             & (yy % 2 == 0) & (xx % 2 == 0))
+    every_other = np.zeros((h, w), bool)
+    every_other[::2, ::2] = True
+    outer = torch.from_numpy(_outer(h, w) & every_other)
     target = torch.from_numpy(np.tile(SKY_SIGMA_NMGY, n))
     pending = _outer_noise(flat, outer) > NOISE_MATCH_TOLERANCE * target
     if not bool(pending.any()):

@@ -32,6 +32,13 @@ def model_store(store, mock):
     return store
 
 
+def _fit_result(fitted: dict) -> dict:
+    """What Refine hands the page for a fit that ended at ``fitted``."""
+    return {"model": fitted, "theta_e_arcsec": fitted["theta_e_arcsec"], "theta_e_err_arcsec": 0.1,
+            "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)), "model_image": np.zeros((9, 9)),
+            "residual": np.zeros((9, 9))}
+
+
 def _open(store, who, subject: str, **extra):
     return model_page(personal_link("model", who, subject=subject, **extra).split("?", 1)[1], store=store)
 
@@ -59,9 +66,7 @@ def test_a_slider_snapping_a_refined_model_to_its_step_keeps_it_refined(model_st
     ada = sign_up(model_store, "Ada")
     view = _open(model_store, ada, "M1").model_view
     fitted = {**view.model, "theta_e_arcsec": 1.2345, "lens_phi_rad": 0.5531, "gamma1": 0.0123}
-    view.finish_refine({"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1,
-                        "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)),
-                        "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))}, dict(view.model))
+    view.finish_refine(_fit_result(fitted), dict(view.model))
     for key, snapped in (("theta_e_arcsec", 1.24), ("lens_phi_deg", 32.0), ("gamma1", 0.01)):
         view.sliders[key].value = snapped          # what the browser sends back
     assert view.model["theta_e_arcsec"] == 1.2345 and view.model["lens_phi_rad"] == 0.5531
@@ -83,9 +88,7 @@ def test_a_late_echo_of_an_earlier_model_does_not_unmark_the_refined_one(model_s
     view.sliders["theta_e_arcsec"].value = 1.5     # the person's model before Refine
     view.set_model({**view.model, "theta_e_arcsec": 1.5123})   # e.g. a saved model shown again
     fitted = {**view.model, "theta_e_arcsec": 1.2345}
-    view.finish_refine({"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1,
-                        "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)),
-                        "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))}, dict(view.model))
+    view.finish_refine(_fit_result(fitted), dict(view.model))
     view.sliders["theta_e_arcsec"].value = 1.51    # the late, snapped echo of 1.5123
     assert view.model["theta_e_arcsec"] == 1.2345
     assert view.sliders["theta_e_arcsec"].value == pytest.approx(1.2345)
@@ -100,9 +103,7 @@ def test_a_fit_beyond_a_sliders_range_stays_refined(model_store):
     ada = sign_up(model_store, "Ada")
     view = _open(model_store, ada, "M1").model_view
     fitted = {**view.model, "src_x_arcsec": view.model["lens_x_arcsec"] + 2.6, "theta_e_arcsec": 1.2345}
-    view.finish_refine({"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1,
-                        "chi2_reduced": 1.1, "seconds": 1.0, "data": np.zeros((9, 9)),
-                        "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))}, dict(view.model))
+    view.finish_refine(_fit_result(fitted), dict(view.model))
     assert view.sliders["src_dx"].value == view.sliders["src_dx"].max
     view.sliders["theta_e_arcsec"].value = 1.23     # the browser's snapped echo of 1.2345
     assert view.model["src_x_arcsec"] == pytest.approx(fitted["src_x_arcsec"])
@@ -128,14 +129,21 @@ def test_a_fit_arriving_while_the_person_moves_a_slider_is_applied_whole(model_s
         redraw()
 
     view._redraw = slow_redraw
-    worker = threading.Thread(target=view.finish_refine, args=(
-        {"model": fitted, "theta_e_arcsec": 1.2345, "theta_e_err_arcsec": 0.1, "chi2_reduced": 1.1,
-         "seconds": 1.0, "data": np.zeros((9, 9)), "model_image": np.zeros((9, 9)), "residual": np.zeros((9, 9))},
-        dict(view.model)))
+    failed = []
+
+    def show_fit():   # as the page's waiting thread does; an error there must fail the test
+        try:
+            view.finish_refine(_fit_result(fitted), dict(view.model))
+        except Exception as exc:  # noqa: BLE001
+            failed.append(exc)
+
+    worker = threading.Thread(target=show_fit)
     worker.start()
     assert inside.wait(10)
     view.sliders["theta_e_arcsec"].value = 1.9      # the person's move, while the fit is being shown
     worker.join(10)
+    assert not worker.is_alive() and failed == []
+    assert view.refined_model["theta_e_arcsec"] == 1.2345     # the fit was shown whole, then the move
     assert view.model["theta_e_arcsec"] == pytest.approx(1.9)
     view._save()
     saved = model_store.lens_models(subject="M1", user=ada.user_id)
