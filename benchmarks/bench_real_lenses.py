@@ -6,7 +6,8 @@ unknowns through (the hidden lenses of ``demo_truth.csv`` left out); the held-ou
 of real lenses (``realism.reference.split_reference``) is scored against it: recall and ROC AUC by
 image separation.  Also printed: the calibration half (which ``--include-confirmed``-style training
 may use), real non-lens objects from the lens fields (``recentred_neighbours``), the pixel probe
-(mocks vs real lenses), and two shortcut checks on fresh mocks: the score with the arc removed,
+(mocks vs real lenses), real lenses against those real non-lenses (one survey: the guard against
+learning a survey's look), and two shortcut checks on fresh mocks: the score with the arc removed,
 and mocks whose arc is below the noise.
 
     python benchmarks/bench_real_lenses.py [--real DIR] [--keep DIR] [--model MODEL] [--train-args ...]
@@ -20,18 +21,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lensfinder_nb.machine.data import prepare
-from lensfinder_nb.machine.inputs import crop_raw, views
 from lensfinder_nb.machine.predict import load_model, score_prepared
 from lensfinder_nb.realism.evaluate import recall_by_separation, recentred_neighbours, threshold_at_fpr
 from lensfinder_nb.realism.population import mock_lenses
 from lensfinder_nb.realism.reference import load_real_lenses
+from lensfinder_nb.scoring.evaluation import roc_auc
 from lensfinder_nb.sim.demo import TRUTH_FILE, build_demo
 from lensfinder_nb.store import open_store
 
@@ -49,12 +49,8 @@ def _reference() -> Path:
 REFERENCE = _reference()
 
 
-def _scores(model, cubes: np.ndarray, matched: bool = True) -> np.ndarray:
-    """Scores as the product gives them (noisier bands smoothed to the typical depth), or, with
-    ``matched=False``, of the cubes as they are (the product before 2026-12-04)."""
-    if not len(cubes):
-        return np.empty(0)
-    return score_prepared(model, prepare(cubes) if matched else views(crop_raw(cubes), matched=False))
+def _scores(model, cubes: np.ndarray) -> np.ndarray:
+    return score_prepared(model, prepare(cubes)) if len(cubes) else np.empty(0)
 
 
 def _calibration_folder(real: Path, out: Path) -> Path:
@@ -84,12 +80,9 @@ def main() -> None:
                     help="also train on the calibration half of --real (`lensfinder train --real-lenses`)")
     ap.add_argument("--calibration-only", action="store_true",
                     help="print only the calibration half (for choosing settings without looking at the held-out half)")
-    ap.add_argument("--unmatched", action="store_true",
-                    help="score images without smoothing noisier bands to the typical depth (as before 2026-12-04)")
     ap.add_argument("--train-args", nargs=argparse.REMAINDER, default=[],
                     help="extra arguments for `lensfinder train` (last on the line)")
     args = ap.parse_args()
-    score = partial(_scores, matched=not args.unmatched)
     work = args.keep or Path(tempfile.mkdtemp(prefix="lf-bench-real-"))
     work.mkdir(parents=True, exist_ok=True)
     db = work / "lf.duckdb"
@@ -119,12 +112,12 @@ def main() -> None:
     subjects = store.subjects().set_index("subject")
     negatives = [s for s in truth.index[truth == 0]]
     neg_cubes = np.stack([load_cube(store.settings.data_dir, subjects.at[s, "cube"]) for s in negatives])
-    neg = score(model, neg_cubes)
+    neg = _scores(model, neg_cubes)
     t = threshold_at_fpr(neg, 0.01)
     print(f"threshold passing 1 % of the demo's {len(neg)} non-lens unknowns: {t:.4f}")
 
     real = load_real_lenses(args.real)
-    real_scores = score(model, real.cubes)
+    real_scores = _scores(model, real.cubes)
     out = {}
     for part in (("calibration",) if args.calibration_only else ("held_out", "calibration")):
         sel = (real.table["part"] == part).to_numpy()
@@ -135,13 +128,19 @@ def main() -> None:
         out[part] = table.set_index("separation")[["n", "recall", "auc"]].round(3).to_dict("index")
 
     nb = recentred_neighbours(real.cubes)
-    nb_scores = score(model, nb)
+    nb_scores = _scores(model, nb)
     print(f"\n== real non-lens objects from the lens fields (re-centred neighbours): {len(nb)}, "
           f"{int((nb_scores > t).sum())} above the threshold; scores {np.round(np.sort(nb_scores)[::-1][:5], 3)}")
+    # within one survey: real lenses against real non-lenses of the same cutouts.  A change that lifts real
+    # lenses against the demo's negatives but not against these only teaches the survey's look
+    big = (real.table["image_sep_arcsec"] >= 1.5).to_numpy()
+    within = roc_auc(np.r_[real_scores[big], nb_scores], np.r_[np.ones(int(big.sum())), np.zeros(len(nb_scores))])
+    print(f"real lenses >= 1.5\" (both halves, {int(big.sum())}) against these real non-lenses: AUC {within:.3f}; "
+          f"median score {np.median(real_scores[big]):.3f} against {np.median(nb_scores):.3f}")
 
     # shortcuts: the same fresh mock with and without its arc; arcs below the noise
     fresh = mock_lenses(args.mocks, seed=123)
-    with_arc, without = score(model, fresh.images), score(model, fresh.backgrounds)
+    with_arc, without = _scores(model, fresh.images), _scores(model, fresh.backgrounds)
     snr = fresh.params[["snr_g", "snr_r", "snr_z"]].max(axis=1).to_numpy()
     print(f"\n== shortcuts on {len(with_arc)} fresh mocks: median score {np.median(with_arc):.3f} with the arc, "
           f"{np.median(without):.3f} with it removed; above threshold {np.mean(with_arc > t):.3f} vs "
@@ -155,7 +154,7 @@ def main() -> None:
     auc = probe_auc(probe_mocks.images, real.cubes, groups=probe_mocks.params["background"].to_numpy())
     print(f"\n== pixel probe, fresh mocks vs real lenses: AUC {auc:.3f}")
     print(json.dumps({"work": str(work), "threshold": t, "real": out, "neighbours_above": int((nb_scores > t).sum()),
-                      "neighbours": len(nb), "probe_auc": round(auc, 3)}))
+                      "neighbours": len(nb), "within_survey_auc": round(within, 3), "probe_auc": round(auc, 3)}))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 from ..imaging import survey as _survey
 
 __all__ = ["CROP_PIX", "SCALES", "RAW_PIX", "SKY_SIGMA_NMGY", "crop_raw", "views", "prepare", "dihedral",
-           "augment", "augment_raw", "match_noise", "NOISE_MATCH_SIGMAS", "NOISE_MATCH_TOLERANCE"]
+           "augment", "augment_raw"]
 
 CROP_PIX = 48
 SCALES = (1, 2)
@@ -37,22 +37,14 @@ RAW_PIX = CROP_PIX * max(SCALES)
 #: the per-band noise unit of the scaling (the survey's typical sky sigma, g, r, z)
 SKY_SIGMA_NMGY = np.asarray(_survey.SKY_SIGMA_NMGY, np.float32)
 _SOFTENING = 3.0  # asinh softening in units of the band's sky sigma
-#: Gaussian blurs (pixels) tried, smallest first, to bring a noisier band down to the typical sky sigma
-NOISE_MATCH_SIGMAS = (0.5, 0.7, 0.9, 1.2, 1.6)
-#: a band is smoothed only when its noise is above the typical sky sigma by more than this factor
-NOISE_MATCH_TOLERANCE = 1.15
-
-
-def _outer(ny: int, nx: int) -> np.ndarray:
-    """The pixels (ny, nx) outside 40 % of the width from the centre: sky, mostly, where sky level and
-    noise are measured."""
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    return np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2) > 0.4 * min(ny, nx)
 
 
 def _outer_median(cubes: np.ndarray) -> np.ndarray:
-    """Per cube and band, the median of the :func:`_outer` pixels: (n, 3)."""
-    return np.nanmedian(cubes[:, :, _outer(*cubes.shape[-2:])], axis=2)
+    """Per cube and band, the median of the pixels outside 40 % of the width: (n, 3)."""
+    n, nb, ny, nx = cubes.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    outer = np.hypot(yy - (ny - 1) / 2, xx - (nx - 1) / 2) > 0.4 * min(ny, nx)
+    return np.nanmedian(cubes[:, :, outer], axis=2)
 
 
 def crop_raw(cubes: np.ndarray, size: int = RAW_PIX) -> np.ndarray:
@@ -70,60 +62,8 @@ def crop_raw(cubes: np.ndarray, size: int = RAW_PIX) -> np.ndarray:
     return np.nan_to_num(crop, nan=0.0).astype(np.float32)
 
 
-def _outer_noise(flat, outer):
-    """Robust sigma (1.4826 MAD) of each image of a torch stack (k, h, w) over the pixels ``outer``."""
-    import torch
-
-    v = flat[:, outer]
-    med = v.median(dim=1, keepdim=True).values
-    return 1.4826 * (v - med).abs().median(dim=1).values.to(torch.float32)
-
-
-def match_noise(raw):
-    """Raw crops (n, 3, s, s; numpy or torch) with every band noisier than the survey's typical sky sigma
-    (by more than :data:`NOISE_MATCH_TOLERANCE`, measured on the :func:`_outer` pixels)
-    smoothed by the smallest Gaussian of :data:`NOISE_MATCH_SIGMAS` that brings it to that sigma.
-
-    A shallower survey (Pan-STARRS g is ~2.4x noisier than DESI after resampling) or a shallow patch
-    then reaches the network at the typical depth with a wider PSF: the middle of what training shows
-    it (extra noise up to 2.5x and blurs up to 0.8 pixels are augmentations), rather than its noisy edge.
-    Scoring does this for every image; training batches stay as augmented.
-    """
-    import torch
-
-    is_torch = hasattr(raw, "rot90")
-    x = (raw if is_torch else torch.from_numpy(np.ascontiguousarray(raw, dtype=np.float32))).float()
-    n, c, h, w = x.shape
-    flat = x.reshape(n * c, h, w)
-    # every other outer pixel of every other row: the same sigma to a few per cent at a quarter of the cost
-    every_other = np.zeros((h, w), bool)
-    every_other[::2, ::2] = True
-    outer = torch.from_numpy(_outer(h, w) & every_other)
-    target = torch.from_numpy(np.tile(SKY_SIGMA_NMGY, n))
-    pending = _outer_noise(flat, outer) > NOISE_MATCH_TOLERANCE * target
-    if not bool(pending.any()):
-        return raw
-    out = flat.clone()
-    for k, sigma in enumerate(NOISE_MATCH_SIGMAS):
-        idx = torch.nonzero(pending).flatten()
-        if len(idx) == 0:
-            break
-        smooth = _gaussian_blur(flat[idx][:, None], np.full(len(idx), sigma))[:, 0]
-        done = _outer_noise(smooth, outer) <= target[idx]
-        if k == len(NOISE_MATCH_SIGMAS) - 1:
-            done[:] = True
-        out[idx[done]] = smooth[done]
-        pending[idx[done]] = False
-    out = out.reshape(n, c, h, w)
-    return out if is_torch else out.numpy()
-
-
-def views(raw, crop_pix: int = CROP_PIX, scales: tuple[int, ...] = SCALES, *, matched: bool = True):
-    """Network input (n, 3 * len(scales), crop, crop) from raw crops (n, 3, s, s); numpy or torch.
-    ``matched``: bands noisier than the typical sky are first smoothed to it (:func:`match_noise`), as
-    for every image scored; training batches are not (their extra noise is the augmentation)."""
-    if matched:
-        raw = match_noise(raw)
+def views(raw, crop_pix: int = CROP_PIX, scales: tuple[int, ...] = SCALES):
+    """Network input (n, 3 * len(scales), crop, crop) from raw crops (n, 3, s, s); numpy or torch."""
     is_torch = hasattr(raw, "rot90")
     size = raw.shape[-1]
     n = raw.shape[0]
@@ -146,8 +86,7 @@ def views(raw, crop_pix: int = CROP_PIX, scales: tuple[int, ...] = SCALES, *, ma
 
 
 def prepare(cubes: np.ndarray) -> np.ndarray:
-    """:func:`views` of :func:`crop_raw` (noise matched): float32 (n, 6, 48, 48) network input from cubes
-    (n, 3, ny, nx)."""
+    """:func:`views` of :func:`crop_raw`: float32 (n, 6, 48, 48) network input from cubes (n, 3, ny, nx)."""
     return views(crop_raw(cubes))
 
 

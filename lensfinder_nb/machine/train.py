@@ -153,7 +153,7 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
                 group["lr"] = _one_cycle(step / (planned * steps_per_epoch), config.lr)
             idx = torch.from_numpy(order[b * config.batch_size:(b + 1) * config.batch_size])
             xb = views(_augment(x_all[idx], idx.numpy(), train.y, snr_all, config, rng) if config.augment
-                       else x_all[idx].float(), matched=False)   # the augmentation's noise is the point
+                       else x_all[idx].float())
             opt.zero_grad()
             loss = loss_fn(model(xb), y_all[idx])
             loss.backward()
@@ -246,8 +246,7 @@ def train_from_store(store, config: TrainConfig | None = None, progress: Callabl
         "torch_version": str(torch.__version__),
         "config": asdict(config),
         "input": {"crop_pix": CROP_PIX, "scales": list(SCALES), "bands": ["g", "r", "z"],
-                  "scaling": "sky-subtracted; asinh(flux / (3 * sky sigma)) / 3",
-                  "scoring": "bands noisier than the typical sky smoothed to it (inputs.match_noise)"},
+                  "scaling": "sky-subtracted; asinh(flux / (3 * sky sigma)) / 3"},
         "data": {"n_subjects": int(len(labelled)), "snapshot": snapshot, "n_train_store": len(tr),
                  "n_validation": len(va), "n_train_images": int(len(train)),
                  "train_subjects": train_ids, "validation_subjects": labelled.ids[va].tolist()},

@@ -10,7 +10,7 @@ import torch
 from lensfinder_nb.cli import main as cli_main
 from lensfinder_nb.machine.combine import combine, machine_llr, machine_only, measure_skill, skill_from_store
 from lensfinder_nb.machine.data import augment, data_hash, dihedral, prepare, synthetic_set
-from lensfinder_nb.machine.inputs import SKY_SIGMA_NMGY, augment_raw, crop_raw, match_noise, views
+from lensfinder_nb.machine.inputs import augment_raw, crop_raw, views
 from lensfinder_nb.machine.routing import route, simulate_routing, vote_value
 from lensfinder_nb.scoring import completeness_at_fpr, roc_auc, simulate_crowd, swap
 from lensfinder_nb.scoring.swap import SWAP_DEFAULTS
@@ -132,23 +132,6 @@ def test_prepare_views_and_scaling():
     assert x[0, 3].max() > 0 and x[0, 3].max() < x[0, 0].max()   # binned view: diluted 4x
     with pytest.raises(ValueError, match="shape"):
         prepare(np.zeros((3, 101, 101)))
-
-
-def test_match_noise_smooths_only_noisier_bands_down_to_the_typical_depth():
-    rng = np.random.default_rng(3)
-    factor = np.array([2.4, 1.0, 1.6], np.float32)           # g as noisy as Pan-STARRS', r at the typical depth
-    raw = (rng.standard_normal((8, 3, 96, 96)) * (SKY_SIGMA_NMGY * factor)[None, :, None, None]).astype(np.float32)
-    raw[:, :, 40:56, 40:56] += np.float32(0.5)                # a source: its flux must survive the smoothing
-    out = match_noise(raw)
-    sigma = out[:, :, :20, :20].std(axis=(0, 2, 3)) / SKY_SIGMA_NMGY
-    assert sigma[0] <= 1.0 and sigma[2] <= 1.0 and sigma[0] > 0.5   # down to the typical depth, not far below
-    np.testing.assert_array_equal(out[:, 1], raw[:, 1])          # a band at the typical depth is left alone
-    np.testing.assert_allclose(out.sum(axis=(2, 3)), raw.sum(axis=(2, 3)), rtol=0.02, atol=0.5)
-    np.testing.assert_allclose(match_noise(torch.from_numpy(raw)).numpy(), out, atol=1e-6)
-    typical = (rng.standard_normal((2, 3, 96, 96)) * SKY_SIGMA_NMGY[None, :, None, None]).astype(np.float32)
-    assert match_noise(typical) is typical                       # nothing to do: the same array back
-    # scoring sees the matched cube; training batches (matched=False) stay as augmented
-    assert not np.array_equal(views(raw), views(raw, matched=False))
 
 
 def test_crop_raw_removes_the_sky_and_survey_holes():
