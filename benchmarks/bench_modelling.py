@@ -7,9 +7,11 @@
    whose refined theta_E is within 10 % of the truth, per bin of the arc's S/N (best band; target
    >= 80 % at S/N >= 20), and the pull (fit - truth) / error.
 
-Usage: ``python benchmarks/bench_modelling.py [--mocks 48] [--seed 0] [--jobs 2] [--start masked|unmasked|truth]
-[--summed] [--companions N] [--min-snr S] [--csv FILE]``; times per mock are wall clock and CPU (the CPU
-seconds are the fit's cost on a shared machine).
+Usage: ``python benchmarks/bench_modelling.py [--mocks 48] [--seed 0] [--jobs 2]
+[--start masked|unmasked|truth|person] [--person-error E] [--summed] [--particles N] [--iterations N]
+[--companions] [--lens-only] [--min-snr S] [--csv FILE]``; times per mock are wall clock and CPU (the CPU
+seconds are the fit's cost on a shared machine).  The diagnostics (what each option isolates) are in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from lensfinder_nb.imaging.survey import BANDS
 from lensfinder_nb.modelling.fit import AUTOMATIC_SPREAD, automatic_start, refine
 from lensfinder_nb.modelling.guess import automatic_guess
 from lensfinder_nb.modelling.live import LiveModel
-from lensfinder_nb.modelling.model import MODEL_KEYS
+from lensfinder_nb.modelling.model import MODEL_KEYS, PERSON_KEYS
 from lensfinder_nb.sim.fresh import mock_lenses
 
 
-def validation_mocks(n: int, seed: int):
+def validation_mocks(n: int, seed: int, lens_only: bool = False):
     """``n`` fresh galaxy-scale mocks with their truth (:func:`lensfinder_nb.sim.fresh.mock_lenses`)."""
-    mocks = mock_lenses(n, seed=seed)
+    mocks = mock_lenses(n, seed=seed, lens_only=lens_only)
     params = mocks.params.copy()
     params["snr"] = params[[f"snr_{b}" for b in BANDS]].max(axis=1)
     return mocks.images, params
@@ -50,17 +52,36 @@ def bench_live(images, params, repeats: int = 200) -> np.ndarray:
     return np.array(times) * 1e3
 
 
+def person_like(model: dict, error: float, rng) -> dict:
+    """A person's model near ``model``: theta_E off by a factor exp(N(0, error)), the centre by N(0, error x 0.5")
+    per axis, the source by N(0, error x theta_E), q by N(0, error) (kept in 0.4-1), the orientation by
+    N(0, error x 90 deg), no shear (the page's sliders start at none)."""
+    te = model["theta_e_arcsec"] * float(np.exp(rng.normal(0, error)))
+    out = {**model, "theta_e_arcsec": te, "gamma1": 0.0, "gamma2": 0.0,
+           "lens_q": float(np.clip(model["lens_q"] + rng.normal(0, error), 0.4, 1.0)),
+           "lens_phi_rad": float(model["lens_phi_rad"] + rng.normal(0, error * np.pi / 2))}
+    for axis in ("x", "y"):
+        out[f"lens_{axis}_arcsec"] = model[f"lens_{axis}_arcsec"] + float(rng.normal(0, error * 0.5))
+        out[f"src_{axis}_arcsec"] = model[f"src_{axis}_arcsec"] + float(rng.normal(0, error * te))
+    return out
+
+
 def fit_one(job) -> dict:
     """One mock: the automatic start, the refine (neighbours masked unless ``unmasked``), truth and time."""
-    image, p, start_kind, spread, joint, companions = job
+    image, p, start_kind, spread, joint, companions, person_error, swarm = job
     t, cpu = time.perf_counter(), time.process_time()
     psf = p[[f"psf_fwhm_{b}" for b in BANDS]].to_numpy(float)
     light = automatic_guess(image)
     start = automatic_start(image)
-    if start_kind == "truth":   # the likelihood's own optimum near the truth: is the fit or the data the limit?
-        start = {**start, **{k: float(p[k]) for k in MODEL_KEYS if k in p.index and np.isfinite(p[k])}}
+    if start_kind in ("truth", "person"):
+        # truth: the likelihood's own optimum near the truth (is the fit or the data the limit?); person: what
+        # a person places on the modelling page (PERSON_KEYS) at the truth, the source's shape left at the guess's
+        keys = MODEL_KEYS if start_kind == "truth" else PERSON_KEYS
+        start = {**start, **{k: float(p[k]) for k in keys if k in p.index and np.isfinite(p[k])}}
+        if start_kind == "person" and person_error > 0:
+            start = person_like(start, person_error, np.random.default_rng(int(p.name)))
     # "unmasked": the fit sees neighbours too (the fit before the neighbour mask)
-    fit = refine(image, start, psf, theta_e_spread=spread, joint_bands=joint, companions=companions,
+    fit = refine(image, start, psf, theta_e_spread=spread, joint_bands=joint, companions=companions, **swarm,
                  mask=np.ones(image.shape[1:], bool) if start_kind == "unmasked" else None)
     return {"snr": p["snr"], "theta_true": p["theta_e_arcsec"], "seeing_r": float(p["psf_fwhm_r"]), "theta_light": light["theta_e_arcsec"],
             "theta_guess": start["theta_e_arcsec"], "theta_fit": fit.model["theta_e_arcsec"],
@@ -86,20 +107,29 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="mocks fitted in parallel processes")
     ap.add_argument("--spread", type=float, default=AUTOMATIC_SPREAD, help="initial theta_E spread of the swarm")
     ap.add_argument("--summed", action="store_true", help="fit g + r as one image (default: g and r jointly)")
-    ap.add_argument("--companions", type=int, default=0, help="light components for residual peaks (experimental)")
+    ap.add_argument("--companions", action="store_true",
+                    help="satellites brighter than any arc get their own light in the fit (refine(companions=True))")
+    ap.add_argument("--particles", type=int, default=0, help="the swarm's particles (default: refine's)")
+    ap.add_argument("--iterations", type=int, default=0, help="the swarm's iterations per stage (default: refine's)")
+    ap.add_argument("--person-error", type=float, default=0.0,
+                    help="with --start person: the person's scatter (theta_E factor exp(N(0, e)), see person_like)")
+    ap.add_argument("--lens-only", action="store_true",
+                    help="diagnostic: the same mocks without the fields' other light (satellites, neighbours, stars)")
     ap.add_argument("--min-snr", type=float, default=0.0, help="fit only mocks of arc S/N at least this")
     ap.add_argument("--csv", help="write one row per mock to this file")
-    ap.add_argument("--start", choices=["masked", "unmasked", "truth"], default="masked",
+    ap.add_argument("--start", choices=["masked", "unmasked", "truth", "person"], default="masked",
                     help="masked: the automatic start and fit of `lensfinder model` (default); unmasked: the "
-                         "same start with neighbours left in the fit; truth: start at the mock's true model (diagnostic)")
+                         "same start with neighbours left in the fit; truth: start at the mock's true model (diagnostic); "
+                         "person: the true values of what a person sets on the modelling page")
     args = ap.parse_args()
-    images, params = validation_mocks(args.mocks, args.seed)
+    images, params = validation_mocks(args.mocks, args.seed, args.lens_only)
     ms = bench_live(images, params)
     print(f"live update (predicted arcs + overlay): p50 {np.percentile(ms, 50):.1f} ms, "
           f"p95 {np.percentile(ms, 95):.1f} ms over {ms.size} updates (target <= 50 ms)")
     keep = np.flatnonzero(params["snr"].to_numpy() >= args.min_snr)
     images, params = images[keep], params.iloc[keep].reset_index(drop=True)
-    jobs = [(images[k], params.iloc[k], args.start, args.spread, not args.summed, args.companions)
+    jobs = [(images[k], params.iloc[k], args.start, args.spread, not args.summed, args.companions, args.person_error,
+             {k: v for k, v in (("n_particles", args.particles), ("n_iterations", args.iterations)) if v})
             for k in range(len(params))]
     if args.jobs > 1:
         import multiprocessing as mp

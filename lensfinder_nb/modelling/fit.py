@@ -23,7 +23,7 @@ import numpy as np
 
 from ..imaging.survey import ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC, TYPICAL_SEEING_ARCSEC
 from ..realism.measure import sky_and_noise
-from .guess import automatic_guess, neighbour_mask
+from .guess import automatic_guess, bright_companions, neighbour_mask
 from .model import MODEL_KEYS, checked_model
 
 __all__ = ["FIT_BANDS", "JOINT_BANDS", "FitImage", "Refined", "fit_image", "refine", "automatic_start",
@@ -46,8 +46,8 @@ START_DELTA_CHI2 = 25.0
 #: the source offset; the statistical error alone was 3-8x too small on mocks (docs/modelling.md)
 SYSTEMATIC_FRACTION = 0.2
 
-#: the smallest theta_E a fit may take (arcsec).  With ``companions`` a fit can collapse to it: the source
-#: sits on the lens centre and fits the lens light's mismatch (0.5 tried there: it stops at 0.5 instead)
+#: the smallest theta_E a fit may take (arcsec).  A fit can collapse to it: the source sits on the lens
+#: centre and fits the lens light's mismatch (a floor of 0.5 was tried: it stops at 0.5 instead)
 THETA_E_MIN_ARCSEC = 0.3
 
 #: the initial theta_E spread for an automatic start; 0.5 was tried and did worse (docs/modelling.md)
@@ -137,14 +137,14 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
            pixscale_arcsec: float = PIXSCALE_ARCSEC, *, n_particles: int = PSO_PARTICLES,
            n_iterations: int = PSO_ITERATIONS, seed: int = 0,
            theta_e_spread: float = 0.15, mask: np.ndarray | None = None,
-           joint_bands: bool = JOINT_BANDS, companions: int = 0) -> Refined:
+           joint_bands: bool = JOINT_BANDS, companions: bool = False) -> Refined:
     """Fit the cube starting from ``start`` (a person's model or the automatic guess; missing keys take
     the defaults of :mod:`.model`); ``theta_e_spread``: the swarm's initial spread of theta_E as a
     fraction of the start's (0.15 for a person's model, :data:`AUTOMATIC_SPREAD` for the automatic guess);
     ``mask`` (ny, nx) of the cube, True where the fit looks (default: :func:`.guess.neighbour_mask`);
     ``joint_bands``: g and r fitted jointly, each with its PSF (default), or their sum with the mean PSF;
-    ``companions``: experimental, that many extra light components at the brightest residual peaks
-    (:func:`~lensfinder_nb.sim.lenstronomy_adapter.fit_sie_shear`; off by default, see docs/modelling.md).
+    ``companions``: satellites and blended neighbours brighter than any arc (:func:`.guess.bright_companions`)
+    get their own light in the fit (off by default: no gain measured, docs/modelling.md).
     theta_E's error: see the module docstring."""
     from ..sim.lenstronomy_adapter import fit_sie_shear
 
@@ -154,6 +154,12 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
     half = (min(data.image.shape) - 1) / 2 * pixscale_arcsec
     if mask is None:
         mask = neighbour_mask(cube, pixscale_arcsec)
+    companion_xy = []
+    if companions:
+        ny, nx = np.shape(mask)
+        # a companion under the mask would have no pixels to fix its light (a singular linear solve)
+        companion_xy = [(x, y) for x, y in bright_companions(cube, pixscale_arcsec)
+                        if mask[round(y / pixscale_arcsec + (ny - 1) / 2), round(x / pixscale_arcsec + (nx - 1) / 2)]]
     bounds = (THETA_E_MIN_ARCSEC, max(half, 1.0))
     if joint_bands:
         image, noise, psf, exposure = data.bands, data.noise_sigma, data.psf_fwhm_arcsec, data.exposure
@@ -164,7 +170,7 @@ def refine(cube: np.ndarray, start: dict, psf_fwhm_arcsec=TYPICAL_SEEING_ARCSEC,
                         exposure=exposure, mask=_crop_like(np.asarray(mask, bool), data.image.shape).astype(int),
                         theta_e_bounds=bounds, n_particles=n_particles,
                         n_iterations=n_iterations, seed=seed,
-                        theta_e_spread=theta_e_spread, companions=companions)
+                        theta_e_spread=theta_e_spread, companion_xy=companion_xy)
     chi2 = float(out["chi2_reduced"])
     err = float(out["theta_e_err_arcsec"]) * math.sqrt(max(chi2, 1.0))
     err = max(err if math.isfinite(err) else 0.0, start_spread(out["starts"], out["theta_e_arcsec"], chi2))

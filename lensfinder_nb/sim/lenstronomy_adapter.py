@@ -20,7 +20,7 @@ from .source import MAX_CLUMPS, clump_arrays, component_fluxes
 
 __all__ = ["sis_theta_e_arcsec", "nfw_angles_arcsec", "nfw_deflection_arcsec", "deflection", "hessian",
            "image_positions", "ReferenceRenderer", "reference_arc", "fit_sie_shear", "FIT_LENS_KEYS",
-           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS", "FIT_PRIORS", "THETA_E_FACTORS", "residual_arc_radius", "residual_peaks"]
+           "FIT_LIGHT_KEYS", "FIT_SOURCE_KEYS", "FIT_PRIORS", "THETA_E_FACTORS", "residual_arc_radius"]
 
 
 @lru_cache(maxsize=1)
@@ -282,7 +282,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
                   pixscale_arcsec: float = PIXSCALE_ARCSEC, exposure=ELECTRONS_PER_NMGY[1],
                   mask=None, theta_e_bounds=(0.3, 8.0), n_particles: int = 24, n_iterations: int = 40,
                   hessian_errors: bool = True, seed: int = 0, theta_e_spread: float = 0.15,
-                  theta_e_factors=THETA_E_FACTORS, arc_start: bool = False, companions: int = 0) -> dict:
+                  theta_e_factors=THETA_E_FACTORS, arc_start: bool = False, companion_xy=()) -> dict:
     """Fit SIE + external shear (mass), a Sersic lens light and a Sersic source to one image.
 
     ``image`` (ny, nx) sky-subtracted nanomaggies, or (band, ny, nx) for a joint fit of several bands
@@ -304,9 +304,9 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
        and an automatic start can be off by 2x);
     3. everything free from the winner, at a third of the initial spread (``n_iterations // 2``).
 
-    ``companions`` (experimental, default 0): after stage 1, up to that many round Sersic light
-    components start at the brightest compact peaks of the lens-subtracted image 1-4.5" from the centre
-    (:func:`residual_peaks`), so that blended neighbours need not be fitted as lensed images.
+    ``companion_xy``: positions (x, y arcsec) of bright satellites or blended neighbours near the lens; each
+    gets its own elliptical Sersic light (within 0.3" of its position), fitted with the lens light in
+    stage 1 and held in stage 2, so that it need not be painted as a lensed image.
 
     The curvature of the likelihood at the best fit (a finite-difference Hessian over the mass and
     source parameters, so correlations widen it) gives the uncertainty of theta_E; ``starts`` lists
@@ -330,12 +330,17 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     te = float(start["theta_e_arcsec"])
     half = (min(bands.shape[1:]) - 1) / 2.0 * pixscale_arcsec
     kwargs_params, sigmas = _fit_params(start, half, theta_e_bounds, theta_e_spread)
+    lists = _MODEL_LISTS
+    light_shape = _LIGHT_SHAPE
+    companion_xy = [(float(x), float(y)) for x, y in companion_xy if max(abs(x), abs(y)) < half - 0.5]
+    if companion_xy:
+        kwargs_params, sigmas, lists, light_shape = _with_companions(kwargs_params, sigmas, companion_xy)
     kwargs_constraints = {"joint_lens_with_light": [[0, 0, ["center_x", "center_y"]]]}
     kwargs_likelihood = {"check_bounds": True, "source_marg": False}
     if mask is not None:
         kwargs_likelihood["image_likelihood_mask_list"] = [np.asarray(mask, int)] * nb
     data_joint = {"multi_band_list": band_list, "multi_band_type": "multi-linear" if nb > 1 else "single-band"}
-    fs = FittingSequence(data_joint, _MODEL_LISTS, kwargs_constraints, kwargs_likelihood, kwargs_params)
+    fs = FittingSequence(data_joint, lists, kwargs_constraints, kwargs_likelihood, kwargs_params)
 
     def run(sequence) -> None:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # progress bars
@@ -350,31 +355,9 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     run([["update_settings", {"lens_add_fixed": _MASS_SHAPE, "source_add_fixed": _SOURCE_ALL}],
          pso(n_particles, n_iterations),
          ["update_settings", {"lens_remove_fixed": _MASS_SHAPE, "source_remove_fixed": _SOURCE_ALL,
-                              "lens_light_add_fixed": _LIGHT_SHAPE}]])
+                              "lens_light_add_fixed": light_shape}]])
     n_eval += n_particles * (n_iterations + 1)
     light = fs.best_fit()
-    lists = _MODEL_LISTS
-    if companions > 0:
-        w = np.ones(bands.shape[1:]) if mask is None else np.asarray(mask, float)
-        snr = sum(w * (bands[b] - _lens_light_image(*band_list[b], light)) / noise_sigma[b] for b in range(nb))
-        centre = light["kwargs_lens"][0]["center_x"], light["kwargs_lens"][0]["center_y"]
-        peaks = residual_peaks(snr / np.sqrt(nb), centre, pixscale_arcsec)[:companions]
-        if peaks:
-            k = len(peaks)
-            lists = {**_MODEL_LISTS, "lens_light_model_list": ["SERSIC_ELLIPSE"] + ["SERSIC"] * k}
-            ll = kwargs_params["lens_light_model"]
-            init = [{key: v for key, v in light["kwargs_lens_light"][0].items() if key != "amp"}]
-            init += [{"R_sersic": 0.3, "n_sersic": 1.0, "center_x": x, "center_y": y} for x, y in peaks]
-            sig = ll[1] + [{"R_sersic": 0.15, "n_sersic": 0.5, "center_x": 0.1, "center_y": 0.1}] * k
-            low = ll[3] + [{"R_sersic": 0.03, "n_sersic": 0.5, "center_x": x - 0.5, "center_y": y - 0.5} for x, y in peaks]
-            up = ll[4] + [{"R_sersic": 1.5, "n_sersic": 4.0, "center_x": x + 0.5, "center_y": y + 0.5} for x, y in peaks]
-            params2 = {**kwargs_params, "lens_light_model": [init, sig, [{}] * (k + 1), low, up]}
-            params2["lens_model"] = [light["kwargs_lens"]] + kwargs_params["lens_model"][1:]
-            params2["source_model"] = [light["kwargs_source"]] + kwargs_params["source_model"][1:]
-            fs = FittingSequence(data_joint, lists, kwargs_constraints, kwargs_likelihood, params2)
-            run([["update_settings", {"lens_light_add_fixed": _LIGHT_SHAPE}]])
-            light = fs.best_fit()
-            sigmas = {**sigmas, "kwargs_lens_light": sig}
     # the mass follows the light's shape within the prior's width (the light's fitted e1, e2, not the start's)
     pr = FIT_PRIORS
     le1, le2 = light["kwargs_lens_light"][0]["e1"], light["kwargs_lens_light"][0]["e2"]
@@ -388,7 +371,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
         # one more start at the radius of the light the fitted lens light leaves (the arcs), unless a
         # start is already within 15 % of it: the automatic guess can be off by 2x
         w = np.ones(bands.shape[1:]) if mask is None else np.asarray(mask, float)
-        snr = sum(w * (bands[b] - _lens_light_image(*band_list[b], light)) / noise_sigma[b] for b in range(nb))
+        snr = sum(w * (bands[b] - _lens_light_image(*band_list[b], light, lists)) / noise_sigma[b] for b in range(nb))
         centre = light["kwargs_lens"][0]["center_x"], light["kwargs_lens"][0]["center_y"]
         arc_te = residual_arc_radius(snr / np.sqrt(nb), centre, pixscale_arcsec,
                                      max_radius_arcsec=min(4.0, theta_e_bounds[1]))
@@ -408,7 +391,7 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
         starts.append((float(fs.best_fit_likelihood()), fs.best_fit()))
     log_l, best = max(starts, key=lambda t: t[0])
     fs.update_state(best)
-    run([["update_settings", {"lens_light_remove_fixed": _LIGHT_SHAPE}], pso(n_particles, short, 0.3)])
+    run([["update_settings", {"lens_light_remove_fixed": light_shape}], pso(n_particles, short, 0.3)])
     n_eval += n_particles * (short + 1)
     best = fs.best_fit()
     te_err, n_hess = np.nan, 0
@@ -419,13 +402,34 @@ def fit_sie_shear(image, noise_sigma, psf_fwhm_arcsec, start: dict, *,
     model_image = np.stack([_model_image(*band_list[b], best, lists) for b in range(nb)])
     w = np.ones_like(bands) if mask is None else np.broadcast_to(np.asarray(mask, float), bands.shape)
     var = noise_sigma[:, None, None] ** 2 + np.clip(model_image, 0, None) / exposure[:, None, None]
-    n_free = 17 + 2 * (nb - 1)  # two more linear amplitudes per band
+    # two more linear amplitudes per band; a companion: six shape parameters and an amplitude per band
+    n_free = 17 + 2 * (nb - 1) + len(companion_xy) * (6 + nb)
     chi2 = float((w * (bands - model_image) ** 2 / var).sum() / max(w.sum() - n_free, 1))
     if image.ndim == 2:
         model_image = model_image[0]
     return {**out, "theta_e_err_arcsec": te_err, "chi2_reduced": chi2, "model_image": model_image,
             "n_evaluations": int(n_eval),
             "starts": [(float(b["kwargs_lens"][0]["theta_E"]), -2.0 * ll) for ll, b in starts]}
+
+
+def _with_companions(kwargs_params, sigmas, companion_xy):
+    """``kwargs_params`` with an elliptical Sersic light per companion position (after the lens light), the
+    sigmas to match, the model lists and the light-shape parameters stage 2 holds."""
+    init, sig, fixed, low, up = kwargs_params["lens_light_model"]
+    k = len(companion_xy)
+    init = init + [{"R_sersic": 0.3, "n_sersic": 2.0, "e1": 0.0, "e2": 0.0, "center_x": x, "center_y": y}
+                   for x, y in companion_xy]
+    # one dict per component: lenstronomy fills the fixed dicts in place, so shared ones would tie them
+    sig = sig + [{"R_sersic": 0.15, "n_sersic": 0.5, "e1": 0.1, "e2": 0.1, "center_x": 0.05, "center_y": 0.05}
+                 for _ in range(k)]
+    low = low + [{"R_sersic": 0.03, "n_sersic": 0.5, "e1": -0.5, "e2": -0.5, "center_x": x - 0.3, "center_y": y - 0.3}
+                 for x, y in companion_xy]
+    up = up + [{"R_sersic": 2.0, "n_sersic": 6.0, "e1": 0.5, "e2": 0.5, "center_x": x + 0.3, "center_y": y + 0.3}
+               for x, y in companion_xy]
+    params = {**kwargs_params, "lens_light_model": [init, sig, fixed + [{} for _ in range(k)], low, up]}
+    lists = {**_MODEL_LISTS, "lens_light_model_list": ["SERSIC_ELLIPSE"] * (k + 1)}
+    shape = _LIGHT_SHAPE + [[i, ["R_sersic", "n_sersic", "e1", "e2", "center_x", "center_y"]] for i in range(1, k + 1)]
+    return params, {**sigmas, "kwargs_lens_light": sig}, lists, shape
 
 
 def _image_fit(kwargs_data, kwargs_psf, kwargs_numerics, lists=None):
@@ -451,34 +455,16 @@ def _model_image(kwargs_data, kwargs_psf, kwargs_numerics, best, lists=None) -> 
     return np.asarray(image)
 
 
-def _lens_light_image(kwargs_data, kwargs_psf, kwargs_numerics, best) -> np.ndarray:
+def _lens_light_image(kwargs_data, kwargs_psf, kwargs_numerics, best, lists=None) -> np.ndarray:
     """The lens light alone of a model (amplitudes solved linearly with the source present)."""
     import copy
 
-    model = _image_fit(kwargs_data, kwargs_psf, kwargs_numerics)
+    model = _image_fit(kwargs_data, kwargs_psf, kwargs_numerics, lists)
     kw = copy.deepcopy(best)
     param = model.image_linear_solve(kw["kwargs_lens"], kw["kwargs_source"], kw["kwargs_lens_light"])[3]
     _, _, light, _ = model.update_linear_kwargs(param, kw["kwargs_lens"], kw["kwargs_source"],
                                                 kw["kwargs_lens_light"], [])
     return np.asarray(model.lens_surface_brightness(light))
-
-
-def residual_peaks(residual_snr: np.ndarray, centre_xy: tuple[float, float], pixscale_arcsec: float,
-                   min_radius_arcsec: float = 1.0, max_radius_arcsec: float = 4.5,
-                   threshold: float = 10.0) -> list[tuple[float, float]]:
-    """Compact bright spots (x, y arcsec from the image centre) of a lens-subtracted S/N image, brightest
-    first: local maxima of the 1-pixel-smoothed S/N (scaled to a point source's) above ``threshold``
-    between the two radii from ``centre_xy``."""
-    from scipy import ndimage as ndi
-
-    ny, nx = residual_snr.shape
-    snr = ndi.gaussian_filter(np.asarray(residual_snr, float), 1.0) * 2.0 * np.sqrt(np.pi)
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    x, y = (xx - (nx - 1) / 2) * pixscale_arcsec, (yy - (ny - 1) / 2) * pixscale_arcsec
-    r = np.hypot(x - centre_xy[0], y - centre_xy[1])
-    peak = (snr == ndi.maximum_filter(snr, size=5)) & (snr > threshold) & (r > min_radius_arcsec) & (r < max_radius_arcsec)
-    order = np.argsort(-snr[peak])
-    return [(float(a), float(b)) for a, b in zip(x[peak][order], y[peak][order])]
 
 
 def residual_arc_radius(residual_snr: np.ndarray, centre_xy: tuple[float, float], pixscale_arcsec: float,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lensfinder_nb.imaging.survey import PIXSCALE_ARCSEC
-from lensfinder_nb.modelling.guess import automatic_guess, colour_theta_e, neighbour_mask
+from lensfinder_nb.modelling.guess import automatic_guess, bright_companions, colour_theta_e, neighbour_mask
 
 
 def _cutout(theta_e: float, seed: int = 0, lens_r_e: float = 1.2, arc_amp: float = 0.08,
@@ -78,16 +78,17 @@ def test_residual_arc_radius_finds_a_ring_and_ignores_noise(radius):
     assert np.isnan(residual_arc_radius(noise * 0.3, (0.0, 0.0), PIXSCALE_ARCSEC))
 
 
-def test_residual_peaks_finds_compact_spots_off_the_centre_brightest_first():
-    from lensfinder_nb.sim.lenstronomy_adapter import residual_peaks
-
-    n = 41
-    yy, xx = np.mgrid[0:n, 0:n]
-    x, y = (xx - 20) * PIXSCALE_ARCSEC, (yy - 20) * PIXSCALE_ARCSEC
-    img = np.random.default_rng(4).normal(0, 1, (n, n))
-    spot = lambda x0, y0, a: a * np.exp(-0.5 * ((x - x0) ** 2 + (y - y0) ** 2) / 0.3 ** 2)  # noqa: E731
-    img += spot(2.0, 0.0, 8.0) + spot(-1.0, -2.5, 15.0) + spot(0.0, 0.0, 30.0)  # the last: on the centre
-    peaks = residual_peaks(img, (0.0, 0.0), PIXSCALE_ARCSEC)
-    assert len(peaks) == 2
-    assert np.hypot(peaks[0][0] + 1.0, peaks[0][1] + 2.5) < 0.3 and np.hypot(peaks[1][0] - 2.0, peaks[1][1]) < 0.3
-    assert residual_peaks(img * 0.01, (0.0, 0.0), PIXSCALE_ARCSEC) == []
+def test_bright_companions_finds_satellites_not_the_lens_its_ring_or_faint_spots():
+    cube = _cutout(1.5)
+    assert bright_companions(cube) == []  # the lens, its ring of arcs, the neighbour 7" out
+    yy, xx = np.mgrid[0:101, 0:101]
+    x, y = (xx - 50) * PIXSCALE_ARCSEC, (yy - 50) * PIXSCALE_ARCSEC
+    spot = lambda x0, y0, a: a * np.exp(-0.5 * ((x - x0) ** 2 + (y - y0) ** 2) / 0.4 ** 2)  # noqa: E731
+    red = np.array([0.4, 1.0, 1.5])[:, None, None]
+    busy = cube + red * (spot(-2.0, 1.0, 0.3) + spot(1.5, -2.5, 0.6))
+    found = bright_companions(busy)
+    assert len(found) == 2
+    # brightest first, each within a pixel and a half of its spot
+    assert np.hypot(found[0][0] - 1.5, found[0][1] + 2.5) < 0.4 and np.hypot(found[1][0] + 2.0, found[1][1] - 1.0) < 0.4
+    # a spot as faint as an arc's brightest pixel is not a companion
+    assert bright_companions(cube + red * spot(-2.0, 1.0, 0.02)) == []

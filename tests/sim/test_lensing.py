@@ -277,3 +277,15 @@ def test_fresh_mocks_put_the_mass_on_the_lens_galaxy():
     dphi = np.degrees((m.params["lens_phi_rad"] - light["lens_phi_rad"] + np.pi / 2) % np.pi - np.pi / 2)
     assert np.median(np.abs(dphi)) < 15 and np.abs(dphi).max() < 45
     assert np.all(np.abs(m.params["lens_q"] / light["lens_q"] - 1) < 0.5)
+
+
+def test_lens_only_mocks_keep_the_arcs_and_noise_and_drop_the_other_light():
+    from lensfinder_nb.sim.fresh import mock_lenses
+
+    full, bare = mock_lenses(8, seed=11), mock_lenses(8, seed=11, lens_only=True)
+    pd.testing.assert_frame_equal(full.params, bare.params)
+    # the same arcs on both (image - background), the same noise (the difference is noise-free light)
+    np.testing.assert_allclose(full.images - full.backgrounds, bare.images - bare.backgrounds, atol=1e-5)
+    other = (full.images - bare.images).astype(np.float64)
+    assert other.max() > 0.05  # some field holds a neighbour or a star
+    assert np.median(np.abs(other)) < 1e-3  # and most pixels hold only faint wings, far below the sky noise
