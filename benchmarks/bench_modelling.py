@@ -9,7 +9,7 @@
 
 Usage: ``python benchmarks/bench_modelling.py [--mocks 48] [--seed 0] [--jobs 2]
 [--start masked|unmasked|truth|person] [--person-error E] [--summed] [--particles N] [--iterations N]
-[--companions] [--lens-only] [--min-snr S] [--csv FILE]``; times per mock are wall clock and CPU (the CPU
+[--companions] [--lens-only] [--mask-other-light] [--min-snr S] [--csv FILE]``; times per mock are wall clock and CPU (the CPU
 seconds are the fit's cost on a shared machine).  The diagnostics (what each option isolates) are in
 benchmarks/README.md.
 """
@@ -24,9 +24,10 @@ import pandas as pd
 
 from lensfinder_nb.imaging.survey import BANDS
 from lensfinder_nb.modelling.fit import AUTOMATIC_SPREAD, automatic_start, refine
-from lensfinder_nb.modelling.guess import automatic_guess
+from lensfinder_nb.modelling.guess import automatic_guess, neighbour_mask
 from lensfinder_nb.modelling.live import LiveModel
 from lensfinder_nb.modelling.model import MODEL_KEYS, PERSON_KEYS
+from lensfinder_nb.realism.measure import sky_and_noise
 from lensfinder_nb.sim.fresh import mock_lenses
 
 
@@ -68,7 +69,7 @@ def person_like(model: dict, error: float, rng) -> dict:
 
 def fit_one(job) -> dict:
     """One mock: the automatic start, the refine (neighbours masked unless ``unmasked``), truth and time."""
-    image, p, start_kind, spread, joint, companions, person_error, swarm = job
+    image, p, start_kind, spread, joint, companions, person_error, swarm, other = job
     t, cpu = time.perf_counter(), time.process_time()
     psf = p[[f"psf_fwhm_{b}" for b in BANDS]].to_numpy(float)
     light = automatic_guess(image)
@@ -81,8 +82,12 @@ def fit_one(job) -> dict:
         if start_kind == "person" and person_error > 0:
             start = person_like(start, person_error, np.random.default_rng(int(p.name)))
     # "unmasked": the fit sees neighbours too (the fit before the neighbour mask)
+    mask = np.ones(image.shape[1:], bool) if start_kind == "unmasked" else None
+    if other is not None:  # a person who masks every neighbour by hand: where its light exceeds the sky noise
+        _, sigma = sky_and_noise(image)
+        mask = neighbour_mask(image) & ~(other / np.asarray(sigma)[:, None, None] > 1.0).any(axis=0)
     fit = refine(image, start, psf, theta_e_spread=spread, joint_bands=joint, companions=companions, **swarm,
-                 mask=np.ones(image.shape[1:], bool) if start_kind == "unmasked" else None)
+                 mask=mask)
     return {"snr": p["snr"], "theta_true": p["theta_e_arcsec"], "seeing_r": float(p["psf_fwhm_r"]), "theta_light": light["theta_e_arcsec"],
             "theta_guess": start["theta_e_arcsec"], "theta_fit": fit.model["theta_e_arcsec"],
             "err": fit.theta_e_err_arcsec, "chi2": fit.chi2_reduced, "seconds": time.perf_counter() - t,
@@ -115,6 +120,8 @@ def main() -> None:
                     help="with --start person: the person's scatter (theta_E factor exp(N(0, e)), see person_like)")
     ap.add_argument("--lens-only", action="store_true",
                     help="diagnostic: the same mocks without the fields' other light (satellites, neighbours, stars)")
+    ap.add_argument("--mask-other-light", action="store_true",
+                    help="diagnostic: mask the fields' other light wherever it exceeds the sky noise (a person masking by hand)")
     ap.add_argument("--min-snr", type=float, default=0.0, help="fit only mocks of arc S/N at least this")
     ap.add_argument("--csv", help="write one row per mock to this file")
     ap.add_argument("--start", choices=["masked", "unmasked", "truth", "person"], default="masked",
@@ -123,13 +130,17 @@ def main() -> None:
                          "person: the true values of what a person sets on the modelling page")
     args = ap.parse_args()
     images, params = validation_mocks(args.mocks, args.seed, args.lens_only)
+    others = [None] * len(params)
+    if args.mask_other_light:
+        others = list(images - validation_mocks(args.mocks, args.seed, True)[0])
     ms = bench_live(images, params)
     print(f"live update (predicted arcs + overlay): p50 {np.percentile(ms, 50):.1f} ms, "
           f"p95 {np.percentile(ms, 95):.1f} ms over {ms.size} updates (target <= 50 ms)")
     keep = np.flatnonzero(params["snr"].to_numpy() >= args.min_snr)
     images, params = images[keep], params.iloc[keep].reset_index(drop=True)
+    others = [others[k] for k in keep]
     jobs = [(images[k], params.iloc[k], args.start, args.spread, not args.summed, args.companions, args.person_error,
-             {k: v for k, v in (("n_particles", args.particles), ("n_iterations", args.iterations)) if v})
+             {k: v for k, v in (("n_particles", args.particles), ("n_iterations", args.iterations)) if v}, others[k])
             for k in range(len(params))]
     if args.jobs > 1:
         import multiprocessing as mp
