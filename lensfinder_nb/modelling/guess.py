@@ -137,24 +137,22 @@ def bright_companions(cube: np.ndarray, pixscale_arcsec: float = PIXSCALE_ARCSEC
                       arc_zone_arcsec: float = ARC_ZONE_ARCSEC) -> list[tuple[float, float]]:
     """Compact spots between 0.8" and the arc zone's edge brighter than any arc: satellites and blended
     neighbours, for a fit to model with their own light (x, y arcsec from the cutout centre, brightest
-    first).  Local maxima of the g + r S/N image (smoothed by one pixel) less its median on each elliptical
-    ring around the lens (the r-band second moments' shape; the median takes away the lens's smooth light
-    and arcs that cover less than half a ring) above :data:`BRIGHT_SPOT_SNR` and :data:`LENS_CONTRAST`
-    x the lens's light there."""
+    first).  Local maxima of the g + r residual after the lens's elliptical-isophote model
+    (:func:`~lensfinder_nb.realism.measure.arc_residual`, which arcs covering part of a ring do not
+    enter), in units of the sky noise and smoothed by one pixel, above :data:`BRIGHT_SPOT_SNR` and
+    :data:`LENS_CONTRAST` x the lens's light there."""
     from scipy import ndimage as ndi
 
     cube = np.nan_to_num(np.asarray(cube, np.float64))
     sky, sigma = sky_and_noise(cube)
     cy, cx = lens_photometry(cube, pixscale_arcsec)["centre_yx"]
-    snr = ndi.gaussian_filter((cube[0] - sky[0]) / sigma[0] + (cube[1] - sky[1]) / sigma[1], 1.0)
-    ny, nx = snr.shape
+    # the lens's elliptical-isophote model of realism.measure, in units of the sky noise
+    res, _ = arc_residual(cube, (cy, cx), pixscale_arcsec)
+    lens_light = sum((cube[b] - sky[b] - res[b]) / sigma[b] for b in (0, 1))
+    excess = ndi.gaussian_filter(res[0] / sigma[0] + res[1] / sigma[1], 1.0)
+    excess = np.where(excess > LENS_CONTRAST * np.clip(ndi.gaussian_filter(lens_light, 1.0), 0, None), excess, 0.0)
+    ny, nx = excess.shape
     yy, xx = np.mgrid[0:ny, 0:nx]
-    q, phi = moments_shape(cube[1] - sky[1], cy, cx, 2.0 / pixscale_arcsec, min_q=0.4)
-    u = (xx - cx) * math.cos(phi) + (yy - cy) * math.sin(phi)
-    v = -(xx - cx) * math.sin(phi) + (yy - cy) * math.cos(phi)
-    ring = np.round(np.hypot(u * math.sqrt(q), v / math.sqrt(q))).astype(int)
-    lens = np.asarray(ndi.median(snr, ring, index=np.arange(ring.max() + 1)))[ring]
-    excess = np.where(snr - lens > LENS_CONTRAST * np.clip(lens, 0, None), snr - lens, 0.0)
     r = np.hypot(xx - cx, yy - cy) * pixscale_arcsec
     peaks = ((excess == ndi.maximum_filter(excess, size=5)) & (excess > BRIGHT_SPOT_SNR) & (r > 0.8)
              & (r < arc_zone_arcsec + 0.5))

@@ -9,8 +9,8 @@ import pytest
 
 from lensfinder_nb.cli import main
 from lensfinder_nb.imaging.files import write_batch
-from lensfinder_nb.modelling.fit import refine
 from lensfinder_nb.imaging.survey import PIXSCALE_ARCSEC
+from lensfinder_nb.modelling.fit import refine
 from lensfinder_nb.modelling.guess import automatic_guess, bright_companions
 from lensfinder_nb.modelling.model import PERSON_KEYS
 from lensfinder_nb.sim.fresh import mock_lenses
