@@ -28,8 +28,8 @@ import numpy as np
 
 from ..imaging import survey as _survey
 
-__all__ = ["CROP_PIX", "SCALES", "RAW_PIX", "SKY_SIGMA_NMGY", "crop_raw", "views", "prepare", "dihedral",
-           "augment", "augment_raw"]
+__all__ = ["CROP_PIX", "SCALES", "RAW_PIX", "SKY_SIGMA_NMGY", "crop_raw", "views", "prepare", "to_flux",
+           "from_flux", "dihedral", "augment", "augment_raw"]
 
 CROP_PIX = 48
 SCALES = (1, 2)
@@ -76,13 +76,29 @@ def views(raw, crop_pix: int = CROP_PIX, scales: tuple[int, ...] = SCALES):
             v = v.reshape(n, 3, crop_pix, s, crop_pix, s).mean(axis=(3, 5)) if not is_torch else \
                 v.reshape(n, 3, crop_pix, s, crop_pix, s).mean(dim=(3, 5))
         out.append(v)
-    scale = (_SOFTENING * SKY_SIGMA_NMGY).reshape(1, 3, 1, 1)
     if is_torch:
         import torch
-        scale_t = torch.from_numpy(scale)
-        return torch.cat([torch.asinh(v.float() / scale_t) / 3.0 for v in out], dim=1)
+        return torch.cat([from_flux(v.float()) for v in out], dim=1)
+    scale = (_SOFTENING * SKY_SIGMA_NMGY).reshape(1, 3, 1, 1)
     return np.ascontiguousarray(np.concatenate([np.arcsinh(v / scale) / 3.0 for v in out], axis=1),
                                 dtype=np.float32)
+
+
+def _scale_t(like):
+    import torch
+    return torch.from_numpy((_SOFTENING * SKY_SIGMA_NMGY).reshape(1, 3, 1, 1)).to(like.dtype)
+
+
+def to_flux(v):
+    """The fluxes (nanomaggies) of scaled view channels (n, 3, h, w), torch: the inverse of the scaling."""
+    import torch
+    return torch.sinh(3.0 * v) * _scale_t(v)
+
+
+def from_flux(f):
+    """Fluxes (n, 3, h, w), torch, scaled as the views are: ``asinh(f / (3 sigma_band)) / 3``."""
+    import torch
+    return torch.asinh(f / _scale_t(f)) / 3.0
 
 
 def prepare(cubes: np.ndarray) -> np.ndarray:

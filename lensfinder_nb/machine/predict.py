@@ -65,7 +65,8 @@ def load_model(path: str | os.PathLike):
     meta = blob["metadata"]
     n_in = 3 * len(meta["input"]["scales"])
     model = SlimResNet(in_channels=n_in, width=meta["config"]["width"],
-                       point_residual=bool(meta["config"].get("point_residual", False)))   # older files: none
+                       point_residual=bool(meta["config"].get("point_residual", False)),   # older files: none
+                       residual_space=meta["config"].get("residual_space", "scaled"))     # older files: scaled
     model.load_state_dict(blob["state_dict"])
     model.eval()
     return model, meta

@@ -57,6 +57,8 @@ class TrainConfig:
     #: the network also sees the centre view minus itself turned 180 degrees about the lens (model.py);
     #: off: no gain beyond run-to-run scatter was measured (benchmarks/README.md), and it costs ~20 % a step
     point_residual: bool = False
+    #: where that residual is taken: "flux" (the scaling undone) or "scaled" (models before 2026-12-05)
+    residual_space: str = "flux"
     threads: int = 2
     include_confirmed: bool = False
     #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
@@ -131,7 +133,8 @@ def fit(train: LabelledSet, config: TrainConfig, progress: Callable | None = Non
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width, point_residual=config.point_residual)
+    model = SlimResNet(in_channels=3 * len(SCALES), width=config.width, point_residual=config.point_residual,
+                       residual_space=config.residual_space)
     x_all = torch.from_numpy(train.x)
     y_all = torch.from_numpy(train.y.astype(np.float32))
     snr_all = (train.info["snr"].to_numpy(float) if "snr" in train.info and config.snr_floor is not None
