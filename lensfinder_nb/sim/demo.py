@@ -203,6 +203,16 @@ def _store_kind(field_kind: str, group: str) -> str:
     return "nonlens"
 
 
+def _rendered_light(table: pd.DataFrame, field_ids: np.ndarray):
+    """The noise-free light of fields ``field_ids[idx]`` of a :func:`sky.draw_fields` table, for
+    :func:`lensing.simulate_mocks`'s ``field_light``: rendered when the painter asks."""
+    def light(idx: np.ndarray) -> np.ndarray:
+        wanted = np.asarray(field_ids)[np.asarray(idx)]
+        unique, back = np.unique(wanted, return_inverse=True)
+        return sky.render_fields(table[table["field"].isin(unique)], noise=False)[back]
+    return light
+
+
 class _Builder:
     """Holds the demo while it is built; each method is one progress step."""
 
@@ -230,7 +240,8 @@ class _Builder:
         for scale, want, s in (("galaxy", n - n_cluster, s_galaxy), ("cluster", n_cluster, s_cluster)):
             pool = np.flatnonzero(fields["kind"].to_numpy() == scale)
             if want:
-                chosen.append(self._paint(fields.iloc[pool], lens.iloc[pool], pool, want, s, scale))
+                chosen.append(self._paint(fields.iloc[pool], lens.iloc[pool], pool, want, s, scale,
+                                          _rendered_light(table, fields["field"].to_numpy()[pool])))
         params = pd.concat([c[0] for c in chosen], ignore_index=True)
         used = np.unique(params["field"].to_numpy())
         self.mock_backgrounds = sky.render_fields(table[table["field"].isin(used)])
@@ -244,19 +255,22 @@ class _Builder:
             self.cubes.append(None)
         self.mock_arcs, self.mock_masks = arcs, masks
 
-    def _paint(self, fields: pd.DataFrame, lens: pd.DataFrame, pool: np.ndarray, want: int, seed, scale: str):
+    def _paint(self, fields: pd.DataFrame, lens: pd.DataFrame, pool: np.ndarray, want: int, seed, scale: str,
+               light):
         """Ask the painter for ``want`` arcs on distinct fields among ``fields`` (rows ``pool``), each
-        mass on its field's lens galaxy (``lens``: :func:`.backgrounds.central_lens_rows` rows)."""
+        mass on its field's lens galaxy (``lens``: :func:`.backgrounds.central_lens_rows` rows);
+        ``light``: the fields' light by position in ``fields`` (the painter's visibility cut)."""
         from . import lensing  # the only module that touches lenstronomy
         seeing = fields[[f"seeing_{b}_arcsec" for b in BANDS]].to_numpy(float)
         sigma = fields[[f"sky_{b}_nmgy" for b in BANDS]].to_numpy(float)
-        # The painter uses only the backgrounds' shape: a broadcast view costs no memory, and the
-        # fields it picks are rendered afterwards.  Ask for a few extra and drop repeated fields.
+        # The painter needs the backgrounds' shape and the light of the fields it tries (``light``):
+        # a broadcast view costs no memory, and the fields it picks are rendered afterwards.  Ask
+        # for a few extra and drop repeated fields.
         shape = (len(fields), 3, CUTOUT_SIZE_PX, CUTOUT_SIZE_PX)
         blank = np.broadcast_to(np.zeros((1, 3, CUTOUT_SIZE_PX, CUTOUT_SIZE_PX), np.float32), shape)
         extra = want + max(2, int(math.ceil(0.15 * want)))
         batch = lensing.simulate_mocks(blank, seeing, sigma, extra, seed, scale=scale,
-                                       lens_light=lens.reset_index(drop=True))
+                                       lens_light=lens.reset_index(drop=True), field_light=light)
         for reason, count in batch.rejected.items():
             self.rejected[reason] = self.rejected.get(reason, 0) + int(count)
         params = batch.params.reset_index(drop=True)
@@ -296,7 +310,9 @@ class _Builder:
             fields = pd.DataFrame([self.rows[i]["conditions"] for i in pool])
             npix = int(fields["npix"].iloc[0]) if "npix" in fields.columns else CUTOUT_SIZE_PX
             lens = lens_rows(pd.DataFrame([self.rows[i]["central"] for i in pool]), npix, PIXSCALE_ARCSEC)
-            params, arcs, _masks = self._paint(fields, lens, pool, want, s, scale)
+            cubes = self.cubes
+            params, arcs, _masks = self._paint(fields, lens, pool, want, s, scale,
+                                               lambda idx: np.stack([cubes[pool[i]] for i in idx]))
             for p, arc in zip(params.to_dict("records"), arcs):
                 i = int(p.pop("field"))
                 self.cubes[i] = self.cubes[i] + arc

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +43,7 @@ import pandas as pd
 
 from ..errors import InvalidInput
 from ..imaging.survey import BANDS, CUTOUT_SIZE_PX, ELECTRONS_PER_NMGY, PIXSCALE_ARCSEC
-from .arcs import (ARC_PACK_UNIT_NMGY, add_arc_noise, arc_masks, arc_snr, pack_arcs, quality_cuts,
+from .arcs import (ARC_PACK_UNIT_NMGY, add_arc_noise, arc_masks, arc_snr, arc_visible_snr, pack_arcs, quality_cuts,
                    unpack_arcs)
 from .cluster import cluster_theta_e_arcsec, m500_to_m200, max_theta_e_arcsec
 from .lenstronomy_adapter import reference_arc
@@ -57,6 +58,7 @@ __all__ = [
     "paint_arcs",
     "add_arc_noise",
     "arc_snr",
+    "arc_visible_snr",
     "arc_masks",
     "quality_cuts",
     "simulate_mocks",
@@ -97,16 +99,26 @@ class MockBatch:
         return (bg + self.arcs).astype(np.float32, copy=False)
 
 
+#: arcs tried on one field before :func:`simulate_mocks` gives it up (a galaxy too bright for any
+#: arc of the priors to show)
+MAX_FIELD_TRIES = 5
+
+
 def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_sigma_nmgy: np.ndarray, n: int,
                    seed: int | np.random.Generator, scale: str = "galaxy", max_draws_factor: float = 20, *,
                    ranges: dict | None = None, pixscale_arcsec: float = PIXSCALE_ARCSEC, supersampling: int = 2,
                    electrons_per_nmgy=ELECTRONS_PER_NMGY, lens_light: pd.DataFrame | None = None,
-                   **cuts) -> MockBatch:
+                   field_light: Callable[[np.ndarray], np.ndarray] | None = None, **cuts) -> MockBatch:
     """Draw, paint, cut and add noise until ``n`` mocks pass (or ``max_draws_factor * n`` draws).
+
+    A field whose arc fails the cuts gets a new arc (up to :data:`MAX_FIELD_TRIES`), so the cuts
+    select arcs, not fields: the kept mocks' lens galaxies follow the backgrounds', and on a bright
+    lens galaxy only the arcs bright or wide enough to show survive, as in real lens samples.
 
     Parameters
     ----------
-    backgrounds : (m, 3, npix, npix) label-0 cutouts (only their shape is used here).
+    backgrounds : (m, 3, npix, npix) label-0 cutouts: their light decides whether an arc can be seen
+        on them (:func:`~lensfinder_nb.sim.arcs.arc_visible_snr`).
     seeing_fwhm_arcsec : (m, 3) or (3,) PSF FWHM of each background per band.
     sky_sigma_nmgy : (m, 3) or (3,) sky noise per pixel of each background per band.
     n : number of accepted mocks wanted.
@@ -123,6 +135,9 @@ def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_
         line up; for clusters ``z_lens`` with ``m500_msun`` or ``m200_msun`` for a
         catalogue-driven Einstein radius). NaN keeps the drawn value. Catalogue clusters that
         cannot reach the theta_E window are rejected as ``"catalogue theta_E outside window"``.
+    field_light : optional function from background indices (k,) to their light (k, 3, npix, npix), for
+        callers whose ``backgrounds`` are stand-ins of the right shape (the demo renders only the
+        fields the painter picks); None = ``backgrounds`` themselves.
     **cuts : passed to :func:`quality_cuts` (``min_magnification``, ``min_snr``, ``snr_band``).
     """
     rng = np.random.default_rng(seed)
@@ -145,25 +160,25 @@ def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_
         if len(lens_light) != m:
             raise ValueError(f"lens_light has {len(lens_light)} rows for {m} backgrounds")
     max_draws = int(math.ceil(max_draws_factor * n))
-    kept_p, kept_m, rejected, drawn, rate, out_arcs = [], [], Counter(), 0, 0.9, None
-    while sum(len(p) for p in kept_p) < n and drawn < max_draws:
-        need = n - sum(len(p) for p in kept_p)
-        k = int(min(max_draws - drawn, math.ceil(1.05 * need / max(rate, 0.05)) + 4))
-        if lens_light is None:  # (this order keeps earlier seeds' mocks unchanged)
-            params = draw_mock_params(k, rng, scale, **ranges)
-            bg = rng.integers(0, m, k)
-        else:
-            bg = rng.integers(0, m, k)
-            params = draw_mock_params(k, rng, scale, lens=lens_light.iloc[bg].reset_index(drop=True), **ranges)
+    kept_p, kept_m, rejected, drawn = [], [], Counter(), 0
+    out_arcs = np.empty((n, 3, npix, npix), np.float32)   # the kept arcs go straight in
+    # Each wanted mock has its field; an arc that fails the cuts is replaced by a new arc on the same
+    # field (a field is given up after MAX_FIELD_TRIES), so the cuts select arcs, not fields.
+    slots, tries = rng.integers(0, m, n), np.zeros(n, np.int64)
+    while slots.size and drawn < max_draws:
+        k = int(min(max_draws - drawn, slots.size))
+        bg = slots[:k]
+        lens = None if lens_light is None else lens_light.iloc[bg].reset_index(drop=True)
+        params = draw_mock_params(k, rng, scale, lens=lens, **ranges)
         params["background"] = bg
-        unplaced = ~np.isfinite(params["src_x_arcsec"].to_numpy(float))
-        if unplaced.any():  # catalogue clusters out of the theta_E window: count and re-draw
-            rejected["catalogue theta_E outside window"] += int(unplaced.sum())
-            drawn += int(unplaced.sum())
-            params = params[~unplaced].reset_index(drop=True)
-            bg = bg[~unplaced]
-            k = len(params)
-            if k == 0:
+        idx = np.flatnonzero(np.isfinite(params["src_x_arcsec"].to_numpy(float)))
+        if idx.size < k:  # catalogue clusters out of the theta_E window: count, and try another field
+            rejected["catalogue theta_E outside window"] += k - idx.size
+            drawn += k - idx.size
+            lost = np.setdiff1d(np.arange(k), idx)
+            slots[lost] = rng.integers(0, m, lost.size)
+            params, bg = params.iloc[idx].reset_index(drop=True), bg[idx]
+            if idx.size == 0:
                 continue
         arcs, info = paint_arcs(params, seeing[bg], npix, pixscale_arcsec, supersampling)
         snr = arc_snr(arcs, sky[bg])
@@ -172,25 +187,28 @@ def simulate_mocks(backgrounds: np.ndarray, seeing_fwhm_arcsec: np.ndarray, sky_
         params = pd.concat([params, info], axis=1)
         for b, band in enumerate(BANDS):
             params[f"snr_{band}"] = snr[:, b]
-        ok, _ = quality_cuts(params, **cuts)
-        rate = max(ok.mean(), 0.01)
-        # draws are examined in order; those after the last one needed are not counted
-        enough = np.flatnonzero(np.cumsum(ok) >= need)
-        stop = enough[0] + 1 if enough.size else k
-        _, why = quality_cuts(params.iloc[:stop], **cuts)
-        drawn += stop
+        light = arc_visible_snr(arcs, sky[bg], backgrounds, bg) if field_light is None else \
+            arc_visible_snr(arcs, sky[bg], field_light(bg))
+        params["snr_visible"] = light.max(axis=1)
+        ok, why = quality_cuts(params, **cuts)
+        drawn += len(params)
         rejected.update(why)
-        keep = np.flatnonzero(ok[:stop])
+        keep = np.flatnonzero(ok)
+        filled = sum(len(p) for p in kept_p)
         kept_p.append(params.iloc[keep])
-        if out_arcs is None:  # one copy of the kept arcs, straight into the result
-            out_arcs = np.empty((n, 3, npix, npix), np.float32)
-        filled = sum(len(p) for p in kept_p[:-1])
         part = out_arcs[filled:filled + keep.size]
         np.take(arcs, keep, axis=0, out=part)
         kept_m.append(arc_masks(part, sky[bg[keep]]))
+        failed = idx[~ok]
+        tries[failed] += 1
+        give_up = failed[tries[failed] >= MAX_FIELD_TRIES]
+        slots[give_up], tries[give_up] = rng.integers(0, m, give_up.size), 0
+        left = np.ones(slots.size, bool)
+        left[idx[ok]] = False
+        slots, tries = slots[left], tries[left]
     params = pd.concat(kept_p, ignore_index=True) if kept_p else pd.DataFrame({"background": []})
     n_kept = len(params)
-    arcs = out_arcs[:n_kept] if out_arcs is not None else np.empty((0, 3, npix, npix), np.float32)
+    arcs = out_arcs[:n_kept]
     masks = np.concatenate(kept_m) if kept_m else np.empty((0, npix, npix), bool)
     if len(params) < n:
         warnings.warn(f"only {len(params)} of {n} mocks passed the cuts in {drawn} draws", RuntimeWarning,

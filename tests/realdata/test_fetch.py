@@ -172,9 +172,12 @@ def test_retries_transient_faults_but_not_bad_requests(service, tmp_path):
     ra = [round(r, 4) for r in cat["ra"]]
     service.faults = {ra[0]: ["500", "500"], ra[1]: ["trunc"], ra[2]: ["slow"], ra[3]: ["400"] * 9,
                       ra[4]: ["500"] * 9, ra[5]: ["trunc-nolength"]}
+    # a timeout well above a loaded machine's response time (the suite runs two workers on two cores), and a
+    # "slow" reply well beyond it
+    service.slow_s = 2.5
     t0 = time.perf_counter()
     report = fetch_cutouts(cat, tmp_path, size=64, base_url=service.url, workers=3, retries=2,
-                           timeout_s=0.3, backoff_s=0.01)
+                           timeout_s=1.0, backoff_s=0.01)
     assert time.perf_counter() - t0 < 8
     per_row = Counter(q["ra"] for _, q in service.log)
     tries = [per_row[f"{r:.7f}"] for r in cat["ra"]]

@@ -185,6 +185,23 @@ def test_arc_snr_definition_and_masks():
     assert L.arc_masks(arcs, SKY, nsigma=2.0).sum() == 4 and L.arc_masks(arcs, SKY, nsigma=4.0).sum() == 0
 
 
+def test_arc_visible_snr_counts_the_light_the_arc_lies_on():
+    arcs = np.zeros((2, 3, 20, 20), np.float32)
+    arcs[:, :, 5, 5:9] = 0.01
+    empty = np.zeros((1, 3, 20, 20), np.float32)
+    np.testing.assert_allclose(L.arc_visible_snr(arcs[:1], SKY, empty), L.arc_snr(arcs[:1], SKY), rtol=1e-6)
+    galaxy = empty.copy()
+    galaxy[0, :, 3:8, 3:12] = 0.5   # a core 50x brighter than the arc where two of its pixels lie
+    snr = L.arc_visible_snr(arcs, SKY, np.concatenate([empty, galaxy]), which=[0, 1])
+    assert snr[0, 0] == pytest.approx(0.04 / (0.003 * 2), rel=1e-5)
+    assert snr[1, 0] == 0.0            # every pixel of the arc lies on 0.5 nmgy: 0.1 x 0.5 > 0.01
+    galaxy[0, :, 3:8, 3:7] = 0.0        # two pixels now on the empty sky
+    snr = L.arc_visible_snr(arcs[:1], SKY, galaxy)
+    assert snr[0, 0] == pytest.approx(0.02 / (0.003 * np.sqrt(2)), rel=1e-5)
+    np.testing.assert_allclose(L.arc_visible_snr(arcs[:1], SKY, galaxy, confusion=0.0), L.arc_snr(arcs[:1], SKY),
+                               rtol=1e-6)   # no confusion: the sky-limited S/N
+
+
 def test_quality_cuts_count_reasons():
     info = pd.DataFrame({"magnification": [10.0, 2.0, 2.0, 5.0], "snr_g": [30.0, 30.0, 5.0, 5.0],
                          "snr_r": [10.0, 10.0, 5.0, 25.0], "snr_z": [1.0, 1.0, 1.0, 1.0]})
@@ -196,6 +213,10 @@ def test_quality_cuts_count_reasons():
     assert why == {"magnification < 3": 2, "S/N(best) < 20": 1}
     mask, why = L.quality_cuts(info, min_magnification=1.5, min_snr=20, snr_band="g")
     assert mask.tolist() == [True, True, False, False] and why == {"S/N(g) < 20": 2}
+    info["snr_visible"] = [30.0, 4.0, 5.0, 12.0]   # the second arc is lost in its galaxy's light
+    mask, why = L.quality_cuts(info)
+    assert mask.tolist() == [True, False, False, True]
+    assert why == {"S/N(best) < 10": 1, "S/N against the field's light < 10": 1}
 
 
 # ---------------------------------------------------------------- end to end
@@ -215,6 +236,22 @@ def test_simulate_mocks_end_to_end():
     np.testing.assert_allclose(images[0], backgrounds[p["background"].iloc[0]] + batch.arcs[0], rtol=1e-6)
     again = L.simulate_mocks(backgrounds, seeing, SKY, n=12, seed=7, min_snr=30)
     np.testing.assert_array_equal(again.arcs, batch.arcs)
+
+
+def test_the_cuts_select_arcs_not_fields():
+    """On a bright galaxy only the arcs that show are kept, and the field keeps its share of mocks."""
+    rng = np.random.default_rng(3)
+    backgrounds = rng.normal(0, 0.005, (2, 3, 101, 101)).astype(np.float32)
+    yy, xx = np.mgrid[:101, :101]
+    backgrounds[1] += (3.0 * np.exp(-np.hypot(xx - 50, yy - 50) / 3.0)).astype(np.float32)  # a bright core
+    batch = L.simulate_mocks(backgrounds, SEEING, SKY, n=60, seed=9)
+    p = batch.params
+    assert len(p) == 60 and (p["snr_visible"] >= 10).all()
+    on_galaxy = p["background"].to_numpy() == 1
+    assert 15 <= on_galaxy.sum() <= 45                      # about half: the fields were drawn evenly
+    assert batch.rejected.get("S/N against the field's light < 10", 0) > 0
+    # what survives on the galaxy lies outside its core: wider than the arcs on the empty field
+    assert p.loc[on_galaxy, "theta_e_arcsec"].median() > p.loc[~on_galaxy, "theta_e_arcsec"].median()
 
 
 def test_simulate_mocks_warns_on_shortfall():
