@@ -98,7 +98,7 @@ def arc_visible_snr(arcs: np.ndarray, sky_sigma_nmgy, fields: np.ndarray, which=
     field's light there (the cutout the arc is painted on, negative pixels as 0): over the pixels
     where the noise-free arc exceeds that noise, ``sum(arc) / sqrt(sum(noise^2))``.  On an empty
     sky it equals :func:`arc_snr`; an arc inside a bright lens galaxy's core scores near 0, however
-    high its sky-limited S/N (measured 2026-12-05: mocks on lens galaxies brighter than r = 19.5 in
+    high its sky-limited S/N (measured 2026-12-05: mocks on lens galaxies brighter than r = 18.5 in
     the central 9 x 9 pixels were, with their arcs, scored by the network as their own fields were).
 
     Parameters
