@@ -7,8 +7,9 @@ of real lenses (``realism.reference.split_reference``) is scored against it: rec
 image separation.  Also printed: the calibration half (which ``--include-confirmed``-style training
 may use), real non-lens objects from the lens fields (``recentred_neighbours``), the pixel probe
 (mocks vs real lenses), real lenses against those real non-lenses (one survey: the guard against
-learning a survey's look), and two shortcut checks on fresh mocks: the score with the arc removed,
-and mocks whose arc is below the noise.
+learning a survey's look), and shortcut checks on fresh mocks: the score with the arc removed,
+mocks whose arc is below the noise, the same mocks with their arcs brightened (a brighter source must
+not lower the score), and the share passed by the lens galaxy's brightness.
 
     python benchmarks/bench_real_lenses.py [--real DIR] [--keep DIR] [--model MODEL] [--train-args ...]
 """
@@ -148,6 +149,19 @@ def main() -> None:
     faint = snr < 8
     if faint.any():
         print(f"mocks with arc S/N < 8: {int(faint.sum())}, above threshold {np.mean(with_arc[faint] > t):.3f}")
+    # a brighter source must not make a lens less of a lens; and the lens galaxy's brightness
+    arc = fresh.images - fresh.backgrounds
+    c = fresh.backgrounds.shape[-1] // 2
+    core = fresh.backgrounds[:, 1, c - 4:c + 5, c - 4:c + 5].sum(axis=(1, 2))
+    core_mag = 22.5 - 2.5 * np.log10(np.clip(core, 1e-3, None))
+    line = []
+    for f in (2, 4, 8):
+        line.append(f"x{f} {np.mean(_scores(model, fresh.backgrounds + f * arc) > t):.3f}")
+    print(f"arcs brightened (a brighter source), above threshold: x1 {np.mean(with_arc > t):.3f}, " + ", ".join(line))
+    bins = [(0, 18.5), (18.5, 19.5), (19.5, 20.5), (20.5, 99)]
+    print("above threshold by the lens galaxy's r in the central 9 x 9 pixels: " + ", ".join(
+        f"{lo}-{hi}: {np.mean(with_arc[(core_mag >= lo) & (core_mag < hi)] > t):.2f} "
+        f"({int(((core_mag >= lo) & (core_mag < hi)).sum())})" for lo, hi in bins))
 
     from lensfinder_nb.realism.probe import probe_auc
     probe_mocks = mock_lenses(len(real), seed=7)  # folds grouped by background, lenses recentred (docs/realism.md)

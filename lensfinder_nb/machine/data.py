@@ -184,17 +184,20 @@ def _draw_nonlens_kinds(n: int, rng) -> list[str]:
 
 def synthetic_set(n_lenses: int, n_nonlenses: int, seed: int, progress: Callable | None = None,
                   chunk: int = 250, cluster_share: float = CLUSTER_SHARE,
-                  nonlens_kinds: list[str] | None = None, dtype=np.float32, paired_share: float = 0.0) -> LabelledSet:
+                  nonlens_kinds: list[str] | None = None, dtype=np.float32, paired_share: float = 0.0,
+                  arc_boost: float = 1.0) -> LabelledSet:
     """Freshly simulated training images as raw crops (nothing is written to disk or the store).
 
     Lenses: arcs from :func:`lensfinder_nb.sim.lensing.simulate_mocks` painted on red-galaxy fields
     (galaxy scale) or cluster cores (``cluster_share``), as the demo's mocks; a share ``paired_share``
-    of them also gives its cutout without the arc as a non-lens.  Non-lenses: the demo's label-0 mix
+    of them also gives its cutout without the arc as a non-lens; with ``arc_boost`` > 1 half the lenses
+    have their arc brightened by a factor log-uniform in 1-``arc_boost`` (a brighter source: the
+    network must not learn that a lens's arc is faint).  Non-lenses: the demo's label-0 mix
     (:data:`NONLENS_MIX`: plain fields, look-alikes, artefacts), or the field kinds in
     ``nonlens_kinds`` (cycled).  Made in chunks so memory stays ~``chunk`` cubes.
     """
     parts = list(synthetic_chunks(n_lenses, n_nonlenses, seed, progress, chunk, cluster_share, nonlens_kinds,
-                                  dtype, paired_share))
+                                  dtype, paired_share, arc_boost))
     out = LabelledSet.concat(parts)
     out.ids = np.array([f"synthetic-{seed}-{i}" for i in range(len(out))], dtype=object)
     return out
@@ -208,14 +211,19 @@ def _nonlens_chunk(k: int, kinds: list[str], seed, dtype) -> LabelledSet:
     return LabelledSet(x, np.zeros(k, np.float32), np.array([""] * k, object), info)
 
 
-def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype) -> LabelledSet:
+def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype, arc_boost: float = 1.0) -> LabelledSet:
     from ..sim.fresh import mock_lenses
 
     rng = np.random.default_rng(seed)
     made = mock_lenses(want, rng, scale)
     p = made.params
-    x = crop_raw(made.images).astype(dtype, copy=False)
     snr = p[[f"snr_{b}" for b in BANDS]].max(axis=1).to_numpy()
+    images = made.images
+    if arc_boost > 1.0:   # half the lenses with their arc up to arc_boost times brighter (a brighter source)
+        boost = np.where(rng.random(len(p)) < 0.5, np.exp(rng.uniform(0, np.log(arc_boost), len(p))), 1.0)
+        images = made.backgrounds + boost[:, None, None, None].astype(np.float32) * (images - made.backgrounds)
+        snr = snr * boost
+    x = crop_raw(images).astype(dtype, copy=False)
     info = pd.DataFrame({"kind": f"mock:{scale}", "theta_e_arcsec": p["theta_e_arcsec"].to_numpy(float),
                          "src_mag_r": p["src_mag_r"].to_numpy(float), "snr": snr})
     lenses = LabelledSet(x, np.ones(len(x), np.float32), np.array([""] * len(x), object), info)
@@ -232,7 +240,8 @@ def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype) -> Labe
 
 def synthetic_chunks(n_lenses: int, n_nonlenses: int, seed: int, progress: Callable | None = None,
                      chunk: int = 250, cluster_share: float = CLUSTER_SHARE,
-                     nonlens_kinds: list[str] | None = None, dtype=np.float32, paired_share: float = 0.0):
+                     nonlens_kinds: list[str] | None = None, dtype=np.float32, paired_share: float = 0.0,
+                     arc_boost: float = 1.0):
     """:func:`synthetic_set` chunk by chunk (a generator of :class:`LabelledSet`), to fill a preallocated array."""
     rng = np.random.default_rng(seed)
     jobs = []
@@ -257,4 +266,4 @@ def synthetic_chunks(n_lenses: int, n_nonlenses: int, seed: int, progress: Calla
         n_cl = int(rng.binomial(k, cluster_share))
         for scale, want, s in (("galaxy", k - n_cl, seeds[3 * j + 1]), ("cluster", n_cl, seeds[3 * j + 2])):
             if want > 0:
-                yield _lens_chunk(want, scale, s, paired_share, dtype)
+                yield _lens_chunk(want, scale, s, paired_share, dtype, arc_boost)

@@ -59,6 +59,10 @@ class TrainConfig:
     point_residual: bool = False
     #: where that residual is taken: "flux" (the scaling undone) or "scaled" (models before 2026-12-05)
     residual_space: str = "flux"
+    #: half the simulated lenses get their arc up to this many times brighter (1: none): without it a
+    #: network trained on faint arcs passed 2-3 times fewer mocks once their arcs were 8x brighter
+    #: (benchmarks/README.md, 2026-12-05)
+    arc_boost: float = 4.0
     threads: int = 2
     include_confirmed: bool = False
     #: a folder of real lens cubes (FITS, g r z nanomaggies) to train on as lenses; None for none
@@ -210,7 +214,7 @@ def _training_array(store, store_part: LabelledSet, config: TrainConfig, progres
     k = len(fixed)
     if config.n_synthetic > 0:
         for part in synthetic_chunks(n_lens, n_other, seed=config.seed + 1, progress=progress, dtype=np.float16,
-                                     paired_share=config.paired_share):
+                                     paired_share=config.paired_share, arc_boost=config.arc_boost):
             take = min(len(part), n_max - k)   # pairs are random in number: never past the array
             x[k:k + take], y[k:k + take] = part.x[:take], part.y[:take]
             snr[k:k + take] = part.info["snr"].to_numpy(float)[:take]

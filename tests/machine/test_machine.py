@@ -246,6 +246,20 @@ def test_paired_mocks_differ_from_their_background_only_by_the_arc():
     assert (np.abs(diff) < 1e-6).mean() > 0.5 and diff.sum(axis=(1, 2, 3)).min() > 0
 
 
+def test_arc_boost_brightens_the_arc_of_half_the_lenses_and_nothing_else():
+    plain = synthetic_set(16, 0, seed=4, cluster_share=0.0, paired_share=1.0)
+    boosted = synthetic_set(16, 0, seed=4, cluster_share=0.0, paired_share=1.0, arc_boost=4.0)
+    lens = plain.y == 1
+    np.testing.assert_array_equal(boosted.y, plain.y)
+    np.testing.assert_array_equal(boosted.x[~lens], plain.x[~lens])         # the same backgrounds
+    factor = boosted.info["snr"].to_numpy()[lens] / plain.info["snr"].to_numpy()[lens]
+    assert ((factor >= 1.0) & (factor <= 4.0)).all()
+    assert 3 <= (factor > 1.0).sum() <= 13                                     # about half brightened
+    background = plain.x[~lens]
+    expected = background + factor[:, None, None, None] * (plain.x[lens] - background)
+    np.testing.assert_allclose(boosted.x[lens], expected, atol=2e-5)
+
+
 def test_augment_applies_symmetries_of_the_square():
     x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4)
     out = augment(x, np.random.default_rng(0))
