@@ -219,7 +219,9 @@ def _lens_chunk(want: int, scale: str, seed, paired_share: float, dtype, arc_boo
     p = made.params
     snr = p[[f"snr_{b}" for b in BANDS]].max(axis=1).to_numpy()
     images = made.images
-    if arc_boost > 1.0:   # half the lenses with their arc up to arc_boost times brighter (a brighter source)
+    # half the lenses with their arc up to arc_boost times brighter (a brighter source; the arc's own shot
+    # noise is scaled with it, a little more than Poisson's and far below the sky's)
+    if arc_boost > 1.0:
         boost = np.where(rng.random(len(p)) < 0.5, np.exp(rng.uniform(0, np.log(arc_boost), len(p))), 1.0)
         images = made.backgrounds + boost[:, None, None, None].astype(np.float32) * (images - made.backgrounds)
         snr = snr * boost

@@ -63,6 +63,22 @@ def test_mock_params_carry_the_simulation(built):
         assert mask.shape == (101, 101) and mask.dtype == bool and mask.any()
 
 
+def test_mock_arcs_show_against_the_light_they_lie_on(built):
+    """The painter judged each arc against its field's light: recomputed from the stored arc and background
+    (the stored arc carries its own shot noise, hence a margin), every arc clears the cut."""
+    from lensfinder_nb.sim.arcs import MIN_SNR, arc_visible_snr
+    folder, _, subjects, _ = built
+    for _, row in subjects[subjects["label"] == 1].iterrows():
+        p = json.loads(row["params"])
+        arc_ref, bg_ref = cubes.mock_parts(row["cube"])
+        arc, background = cubes.load_cube(folder, arc_ref), cubes.load_cube(folder, bg_ref)
+        sky = [p[f"sky_{b}_nmgy"] for b in "grz"]
+        again = arc_visible_snr(np.asarray(arc, np.float32)[None], sky, np.asarray(background, np.float32)[None])
+        assert p["snr_visible"] >= MIN_SNR and again.max() >= 0.8 * MIN_SNR, (row["subject"], again)
+        # the painter's figure is the one measured against this very field (not against an empty sky)
+        assert abs(again.max() / p["snr_visible"] - 1) < 0.15, (row["subject"], p["snr_visible"], again)
+
+
 def test_the_truth_is_in_its_own_file_only(built):
     folder, summary, subjects, _ = built
     truth = pd.read_csv(folder / demo.TRUTH_FILE)
